@@ -1,0 +1,86 @@
+"""`appliance`: the operator's commands (serve, migrate, check-config)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from appliance import __version__
+from appliance import settings as settings_module
+
+
+def _settings() -> settings_module.Settings:
+    try:
+        return settings_module.load()
+    except settings_module.ConfigError as exc:
+        print(f"appliance: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+def _database(settings: settings_module.Settings):
+    from appliance.db import open_database
+
+    timeout = settings.database.connect_timeout
+    return open_database(settings.database_url, pool_size=2, connect_timeout=timeout)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from appliance.migrator import pending
+    from appliance.serve import serve
+
+    settings = _settings()
+    database = _database(settings)
+    waiting = pending(database)
+    database.close()
+    if waiting:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in waiting)
+        print(f"appliance: the database needs migrations ({names}); run 'appliance migrate'",
+              file=sys.stderr)
+        return 2
+    serve(settings)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from appliance.migrator import MigrationError, migrate
+
+    settings = _settings()
+    database = _database(settings)
+    try:
+        applied = migrate(database, target=args.target)
+    except MigrationError as exc:
+        print(f"appliance: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        database.close()
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    if not applied:
+        print("the database is up to date")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings()
+    print(f"configuration is valid (mode {settings.app.mode}, database "
+          f"{settings.database_url.split(':', 1)[0]}, storage {settings.storage.backend})")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="appliance", description=__doc__)
+    root.add_argument("--version", action="version", version=__version__)
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the API with gunicorn").set_defaults(run=cmd_serve)
+    migrate = commands.add_parser("migrate", help="bring the database schema to the newest version")
+    migrate.add_argument("--target", type=int, help="stop at this version (for upgrades in steps)")
+    migrate.set_defaults(run=cmd_migrate)
+    commands.add_parser("check-config", help="validate the configuration and exit").set_defaults(
+        run=cmd_check_config
+    )
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.run(args)

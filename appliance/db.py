@@ -1,0 +1,55 @@
+"""Opens the database named by a URL: pooled PostgreSQL in production, SQLite (WAL) embedded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+#: Errors that mean "the database is not reachable or busy right now", answered with 503.
+UNAVAILABLE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+
+
+def engine_of(database: peewee.Database) -> str:
+    return "postgresql" if isinstance(database, peewee.PostgresqlDatabase) else "sqlite"
+
+
+def open_database(url: str, *, pool_size: int = 10, connect_timeout: int = 5) -> peewee.Database:
+    """Builds a peewee database for `sqlite:///path` or `postgresql://user:pw@host:port/name`.
+
+    SQLite transactions take the write lock at BEGIN (IMMEDIATE) so that two concurrent
+    writers queue on busy_timeout instead of failing half-way with "database is locked".
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return peewee.SqliteDatabase(
+            path,
+            lock_type="IMMEDIATE",
+            check_same_thread=False,
+            pragmas={
+                "journal_mode": "wal",
+                "foreign_keys": 1,
+                "busy_timeout": 15000,
+                "synchronous": "normal",
+            },
+        )
+    if parts.scheme in ("postgresql", "postgres"):
+        options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        return PooledPostgresqlDatabase(
+            unquote(parts.path.lstrip("/")),
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            host=parts.hostname or None,
+            port=parts.port or 5432,
+            max_connections=pool_size,
+            stale_timeout=300,
+            timeout=10,
+            connect_timeout=connect_timeout,
+            **options,
+        )
+    raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")

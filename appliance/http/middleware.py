@@ -1,0 +1,167 @@
+"""Request plumbing: ids, client IP, headers, access logs, connections, and access control."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+import uuid
+from typing import Protocol
+
+import falcon
+import peewee
+
+from appliance import tenancy
+from appliance.http.client_ip import ClientIpResolver
+from appliance.http.errors import ApiError
+from appliance.http.operation import Operation
+from appliance.principal import Principal
+
+access_log = logging.getLogger("appliance.access")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class RequestContext:
+    """Gives every request an id, a start time and its client IP; logs one line per request."""
+
+    def __init__(self, resolver: ClientIpResolver, database: peewee.Database, max_body: int):
+        self._resolver = resolver
+        self._database = database
+        self._max_body = max_body
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.perf_counter()
+        incoming = req.get_header("X-Request-Id")
+        req.context.request_id = (
+            incoming if incoming and REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        )
+        req.context.client_ip = self._resolver.resolve(
+            req.remote_addr, req.get_header("X-Forwarded-For")
+        )
+        proto = req.get_header("X-Forwarded-Proto")
+        trusted = self._resolver.is_trusted_proxy(req.remote_addr)
+        req.context.https = req.scheme == "https" or (trusted and proto == "https")
+        req.context.principal = None
+        req.context.max_body = self._max_body
+        length = req.content_length
+        if length is not None and length > self._max_body and req.method in BODY_METHODS:
+            # Refused before any resource reads it; resources with larger limits (uploads)
+            # stream with their own bound.
+            req.context.oversized = True
+        else:
+            req.context.oversized = False
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource, req_succeeded: bool
+    ) -> None:
+        if not self._database.is_closed():
+            with contextlib.suppress(peewee.PeeweeException):
+                self._database.close()
+        resp.set_header("X-Request-Id", req.context.request_id)
+        for name, value in SECURITY_HEADERS.items():
+            if resp.get_header(name) is None:
+                resp.set_header(name, value)
+        if req.context.https:
+            resp.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        access_log.info(
+            "request",
+            extra={
+                "request_id": req.context.request_id,
+                "method": req.method,
+                "route": req.uri_template or "(unmatched)",
+                "status": resp.status_code,
+                "duration_ms": round((time.perf_counter() - req.context.started) * 1000, 2),
+            },
+        )
+
+
+class Authenticator(Protocol):
+    def authenticate(self, token: str, *, pending_2fa: bool = False) -> Principal: ...
+
+
+class RateLimiter(Protocol):
+    def hit(self, bucket: str, client_ip: str) -> None: ...
+
+
+class AccessControl:
+    """The single gate: rate limit, authentication, role check and tenancy scope per route.
+
+    Which operation a request hits is looked up from the route table, so a responder that
+    declares no access rule cannot be reached at all.
+    """
+
+    def __init__(
+        self,
+        operations: dict[tuple[str, str], Operation],
+        authenticator: Authenticator,
+        limiter: RateLimiter,
+        max_body: int,
+    ):
+        self._operations = operations
+        self._auth = authenticator
+        self._limiter = limiter
+        self._max_body = max_body
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
+        if resource is None:
+            return
+        op = self._operations.get((req.uri_template, req.method))
+        if op is None:
+            return  # Falcon's own responder answers: 405 with Allow, or OPTIONS
+
+        req.context.operation = op
+        if req.context.oversized and op.request_media is None:
+            raise ApiError(413, "payload_too_large", f"the body exceeds {self._max_body} bytes")
+        if op.rate_limit:
+            self._limiter.hit(op.rate_limit, req.context.client_ip)
+        token = _bearer(req)
+        if op.auth == "public":
+            principal = None
+        elif op.auth == "optional":
+            principal = self._auth.authenticate(token) if token else None
+        else:
+            if not token:
+                raise ApiError(
+                    401, "unauthorized", "authentication required",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            principal = self._auth.authenticate(token, pending_2fa=op.auth == "pending_2fa")
+        if op.roles is not None:
+            if principal is None or principal.practice_id is None:
+                raise ApiError(403, "no_practice", "this requires membership in a practice")
+            if principal.role not in op.roles:
+                raise ApiError(403, "forbidden", "your role may not do this")
+        req.context.principal = principal
+        if principal is not None and principal.practice_id is not None:
+            scope = tenancy.practice_scope(principal.practice_id)
+            scope.__enter__()
+            req.context.tenant_scope = scope
+
+    def process_response(self, req, resp, resource, req_succeeded: bool) -> None:
+        scope = getattr(req.context, "tenant_scope", None)
+        if scope is not None:
+            req.context.tenant_scope = None
+            scope.__exit__(None, None, None)
+
+
+def _bearer(req: falcon.Request) -> str | None:
+    header = req.get_header("Authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401, "unauthorized", "expected 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()

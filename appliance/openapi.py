@@ -1,0 +1,120 @@
+"""Builds the OpenAPI 3.1 document from the routes and their declared operations."""
+
+from __future__ import annotations
+
+import re
+
+from appliance import __version__
+from appliance.http.operation import Operation
+
+CONVERTER = re.compile(r"\{(\w+):(\w+)\}")
+PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
+SLUG = re.compile(r"[^a-z0-9]+")
+BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+ERROR = {
+    "type": "object",
+    "required": ["error", "requestId"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+            },
+        },
+        "requestId": {"type": "string"},
+    },
+}
+
+
+def openapi_path(template: str) -> str:
+    """Falcon's `{id:uuid}` is OpenAPI's `{id}`."""
+    return CONVERTER.sub(r"{\1}", template)
+
+
+def _parameters(template: str) -> list[dict]:
+    params = []
+    for name, converter in PARAM.findall(template):
+        schema = {"type": "string", "format": "uuid"} if converter == "uuid" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return params
+
+
+def _access_text(op: Operation) -> str:
+    if op.auth == "public":
+        return "Public."
+    if op.auth == "pending_2fa":
+        return "Requires the 2FA-pending token from login."
+    if op.roles is None:
+        return "Any authenticated user."
+    return "Roles: " + ", ".join(sorted(op.roles)) + "."
+
+
+def _operation(template: str, method: str, op: Operation) -> dict:
+    doc: dict = {
+        "summary": op.summary,
+        "description": (op.description + "\n\n" if op.description else "") + _access_text(op),
+        "operationId": method.lower() + "_" + SLUG.sub("_", template.lower()).strip("_"),
+        "parameters": _parameters(template) + list(op.query or []),
+        "responses": {},
+    }
+    if op.tags:
+        doc["tags"] = list(op.tags)
+    if op.auth not in ("public",):
+        doc["security"] = [{"bearer": []}]
+    if op.request is not None:
+        doc["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": op.request}},
+        }
+    elif op.request_media:
+        doc["requestBody"] = {"required": True, "content": {op.request_media: {}}}
+    ok = "201" if method == "POST" and op.created else "200"
+    if op.response is not None:
+        doc["responses"][ok] = {
+            "description": "success",
+            "content": {(op.response_media or "application/json"): {"schema": op.response}},
+        }
+    elif op.response_media:
+        doc["responses"][ok] = {"description": "success", "content": {op.response_media: {}}}
+    else:
+        doc["responses"]["204"] = {"description": "success, no content"}
+    errors = {400: "invalid request"} if op.request is not None else {}
+    if op.auth in ("user", "pending_2fa"):
+        errors[401] = "missing, invalid or expired token"
+    if op.roles is not None:
+        errors[403] = "not allowed for this role"
+    if op.rate_limit:
+        errors[429] = "too many requests; see Retry-After"
+    errors.update(op.errors)
+    for status, text in sorted(errors.items()):
+        doc["responses"][str(status)] = {
+            "description": text,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    return doc
+
+
+def build_document(operations: dict[tuple[str, str], Operation]) -> dict:
+    paths: dict[str, dict] = {}
+    for (template, method), op in sorted(operations.items()):
+        paths.setdefault(openapi_path(template), {})[method.lower()] = _operation(
+            template, method, op
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "appliance",
+            "version": __version__,
+            "description": "DSGVO-konforme digitale Einwilligungen: a self-hosted, zero-knowledge"
+            " consent server. Errors always have the shape of the Error schema.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR},
+            "securitySchemes": {"bearer": BEARER},
+        },
+    }

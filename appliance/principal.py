@@ -1,0 +1,16 @@
+"""Who is calling: read from the database on every request, never trusted from the token."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None
+    practice_id: uuid.UUID | None
+    role: str | None
+    email: str
+    name: str

@@ -1,0 +1,1 @@
+"""Thin Falcon resources: parse the request, call a service, shape the response."""

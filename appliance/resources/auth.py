@@ -1,0 +1,178 @@
+"""Authentication endpoints: register, login, 2FA, SSO sync, me, logout, password."""
+
+from __future__ import annotations
+
+import falcon
+
+from appliance.http.body import json_body
+from appliance.http.operation import operation
+from appliance.resources.schemas import (
+    EMAIL,
+    NAME,
+    PASSWORD,
+    TOKEN_RESPONSE,
+    TOTP_CODE,
+    USER,
+    obj,
+)
+from appliance.services.accounts import Accounts, Caller
+
+TAGS = ("Authentication",)
+LOGIN_RESPONSE = {
+    "oneOf": [
+        TOKEN_RESPONSE,
+        obj(
+            ["twoFactorRequired", "pendingToken"],
+            {"twoFactorRequired": {"const": True}, "pendingToken": {"type": "string"}},
+        ),
+    ]
+}
+CODE_BODY = obj(["code"], {"code": TOTP_CODE})
+
+
+def caller(req: falcon.Request) -> Caller:
+    return Caller(ip=req.context.client_ip)
+
+
+class Register:
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    @operation(
+        "Register with e-mail and password",
+        auth="public", rate_limit="auth", created=True, tags=TAGS,
+        request=obj(["email", "password", "name"], {"email": EMAIL, "password": PASSWORD, "name": NAME}),
+        response=TOKEN_RESPONSE,
+        errors={409: "an account with this e-mail exists (email_taken)"},
+        description="E-mail addresses are trimmed and lower-cased. Passwords: 10 to 256 characters,"
+        " not the e-mail address. Answers with a session token like login.",
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_body(req)
+        resp.media = self._accounts.register(body["email"], body["password"], body["name"], caller(req))
+        resp.status = falcon.HTTP_201
+
+
+class Login:
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    @operation(
+        "Log in with credentials",
+        auth="public", rate_limit="auth", tags=TAGS,
+        request=obj(["email", "password"], {"email": {"type": "string", "maxLength": 254},
+                                            "password": PASSWORD}),
+        response=LOGIN_RESPONSE,
+        errors={401: "wrong e-mail or password (invalid_credentials)",
+                429: "rate limited, or the account is locked for 15 minutes after 5 failures"},
+        description="With two-factor authentication on, answers a short-lived pending token"
+        " that only POST /api/auth/2fa/verify accepts.",
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_body(req)
+        resp.media = self._accounts.login(body["email"], body["password"], caller(req))
+
+
+class TwoFactorVerify:
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    @operation(
+        "Complete a login with a TOTP code",
+        auth="pending_2fa", rate_limit="auth", tags=TAGS, request=CODE_BODY, response=TOKEN_RESPONSE,
+        errors={401: "wrong or reused code (invalid_code)"},
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        code = json_body(req)["code"]
+        resp.media = self._accounts.verify_2fa(req.context.principal, code, caller(req))
+
+
+class TwoFactorSetup:
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    @operation(
+        "Start enabling two-factor authentication",
+        tags=TAGS,
+        response=obj(["secret", "otpauthUri"], {"secret": {"type": "string"},
+                                                "otpauthUri": {"type": "string"}}),
+        errors={409: "already enabled"},
+        description="Generates a TOTP secret; it is active only after POST /api/auth/2fa/enable.",
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._accounts.setup_2fa(req.context.principal)
+
+
+class TwoFactorToggle:
+    def __init__(self, accounts: Accounts, enable: bool):
+        self._accounts = accounts
+        self._enable = enable
+
+    @operation(
+        "Confirm (enable) or turn off (disable) two-factor authentication with a current code",
+        tags=TAGS, request=CODE_BODY,
+        response=obj(["twoFactorEnabled"], {"twoFactorEnabled": {"type": "boolean"}}),
+        errors={409: "already in that state, or not set up"},
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        code = json_body(req)["code"]
+        resp.media = self._accounts.set_2fa(req.context.principal, code, self._enable, caller(req))
+
+
+class Sync:
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    @operation(
+        "Sync a user from an SSO front (requires the x-auth-secret header)",
+        auth="public", rate_limit="auth", tags=TAGS,
+        request=obj(
+            ["provider", "subject", "email", "name"],
+            {"provider": {"type": "string", "minLength": 1, "maxLength": 64},
+             "subject": {"type": "string", "minLength": 1, "maxLength": 255},
+             "email": EMAIL, "name": NAME},
+        ),
+        response=TOKEN_RESPONSE,
+        errors={401: "wrong x-auth-secret", 404: "SSO sync is not configured",
+                409: "the e-mail is linked to another identity"},
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_body(req)
+        resp.media = self._accounts.sync(req.get_header("x-auth-secret"), body, caller(req))
+
+
+class Me:
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    @operation("The logged-in user", tags=TAGS, response=USER)
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._accounts.me(req.context.principal)
+
+
+class Logout:
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    @operation("End this session", tags=TAGS)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._accounts.logout(req.context.principal)
+        resp.status = falcon.HTTP_204
+
+
+class Password:
+    def __init__(self, accounts: Accounts):
+        self._accounts = accounts
+
+    @operation(
+        "Change the password; ends every session and returns a new token",
+        tags=TAGS, response=TOKEN_RESPONSE,
+        request=obj(["currentPassword", "newPassword"],
+                    {"currentPassword": PASSWORD, "newPassword": PASSWORD}),
+        errors={403: "the current password is wrong"},
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_body(req)
+        resp.media = self._accounts.change_password(
+            req.context.principal, body["currentPassword"], body["newPassword"], caller(req)
+        )

@@ -1,0 +1,1 @@
+"""Domain rules, one transaction per use case."""

@@ -1,0 +1,49 @@
+"""Builds the services once, from the collaborators handed to the app factory."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import peewee
+
+from appliance.clock import Clock
+from appliance.services.accounts import Accounts
+from appliance.services.audit import Audit
+from appliance.services.practices import Practices
+from appliance.services.ratelimit import DatabaseRateLimiter
+from appliance.services.sessions import Sessions
+from appliance.settings import Settings
+
+#: Per-IP limits: bucket -> (requests, seconds).
+RATE_LIMITS = {"auth": (5, 60)}
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    database: peewee.Database
+    clock: Clock
+    store: object | None
+    audit: Audit
+    sessions: Sessions
+    limiter: DatabaseRateLimiter
+    accounts: Accounts
+    practices: Practices
+
+
+def build_services(settings: Settings, database: peewee.Database, clock: Clock, store) -> Services:
+    audit = Audit(clock)
+    sessions = Sessions(settings.auth.jwt_secret, settings.auth.access_token_ttl, clock)
+    ip_key = hashlib.sha256(b"appliance rate-limit key|" + settings.auth.jwt_secret.encode()).digest()
+    return Services(
+        settings=settings,
+        database=database,
+        clock=clock,
+        store=store,
+        audit=audit,
+        sessions=sessions,
+        limiter=DatabaseRateLimiter(database, clock, ip_key, RATE_LIMITS),
+        accounts=Accounts(database, sessions, audit, clock, settings.auth.sync_secret),
+        practices=Practices(database, audit, clock),
+    )

@@ -1,0 +1,304 @@
+"""Typed settings: a TOML file plus `APPLIANCE_<SECTION>_<KEY>` environment overrides.
+
+Everything is validated once at start-up so that a misconfigured clinic server refuses to
+start with a message naming the key, instead of failing on the first patient request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+import secrets
+import tomllib
+import typing
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_CONFIG_PATH = "/etc/appliance/appliance.toml"
+ENV_PREFIX = "APPLIANCE_"
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """Raised with one line per problem, each naming `section.key`."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class AppSection:
+    mode: str = "development"
+    data_dir: str = "var"
+    public_base_url: str = "http://127.0.0.1:8000"
+    timezone: str = "Europe/Berlin"
+
+
+@dataclass(frozen=True)
+class ServerSection:
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 4
+    trusted_proxies: list[str] = field(default_factory=list)
+    max_body_bytes: int = 1_048_576
+    timeout: int = 60
+
+
+@dataclass(frozen=True)
+class DatabaseSection:
+    url: str = ""
+    pool_size: int = 10
+    connect_timeout: int = 5
+
+
+@dataclass(frozen=True)
+class AuthSection:
+    jwt_secret: str = ""
+    access_token_ttl: int = 8 * 3600
+    sync_secret: str = ""
+
+
+@dataclass(frozen=True)
+class StorageSection:
+    backend: str = "directory"
+    directory: str = ""
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "appliance"
+    s3_secure: bool = True
+    s3_region: str = ""
+
+
+@dataclass(frozen=True)
+class SmtpSection:
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password: str = ""
+    sender: str = ""
+    timeout: int = 10
+
+
+@dataclass(frozen=True)
+class LogSection:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Settings:
+    app: AppSection = field(default_factory=AppSection)
+    server: ServerSection = field(default_factory=ServerSection)
+    database: DatabaseSection = field(default_factory=DatabaseSection)
+    auth: AuthSection = field(default_factory=AuthSection)
+    storage: StorageSection = field(default_factory=StorageSection)
+    smtp: SmtpSection = field(default_factory=SmtpSection)
+    log: LogSection = field(default_factory=LogSection)
+
+    @property
+    def production(self) -> bool:
+        return self.app.mode == "production"
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file inside the data directory."""
+        return self.database.url or f"sqlite:///{Path(self.app.data_dir) / 'appliance.db'}"
+
+    @property
+    def storage_directory(self) -> Path:
+        return Path(self.storage.directory or Path(self.app.data_dir) / "objects")
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp.host)
+
+
+SECTIONS: dict[str, type] = typing.get_type_hints(Settings)
+KEY_TYPES: dict[str, dict[str, type]] = {
+    name: typing.get_type_hints(section) for name, section in SECTIONS.items()
+}
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _coerce(raw: object, kind: type, where: str, problems: list[str]) -> object:
+    """Turns a TOML value or an environment string into the declared type."""
+    if typing.get_origin(kind) is list:
+        if isinstance(raw, str):
+            return [item.strip() for item in raw.split(",") if item.strip()]
+        if isinstance(raw, list) and all(isinstance(i, str) for i in raw):
+            return raw
+        problems.append(f"{where}: must be a list of strings")
+        return None
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in TRUE_WORDS + FALSE_WORDS:
+            return raw.lower() in TRUE_WORDS
+        problems.append(f"{where}: must be true or false")
+        return None
+    if kind is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            try:
+                return int(raw)
+            except ValueError:
+                pass
+        problems.append(f"{where}: must be an integer")
+        return None
+    if isinstance(raw, str):
+        return raw
+    problems.append(f"{where}: must be a string")
+    return None
+
+
+def _gather(file_data: dict, environ: typing.Mapping[str, str]) -> tuple[dict, list[str]]:
+    values: dict[str, dict[str, object]] = {name: {} for name in KEY_TYPES}
+    problems: list[str] = []
+    for section, content in file_data.items():
+        if section not in KEY_TYPES:
+            problems.append(f"{section}: unknown section")
+            continue
+        if not isinstance(content, dict):
+            problems.append(f"{section}: must be a table")
+            continue
+        for key, raw in content.items():
+            if key not in KEY_TYPES[section]:
+                problems.append(f"{section}.{key}: unknown key")
+                continue
+            where = f"{section}.{key}"
+            values[section][key] = _coerce(raw, KEY_TYPES[section][key], where, problems)
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("_")
+        if section not in KEY_TYPES:
+            continue  # APPLIANCE_CONFIG, APPLIANCE_TEST_* and friends are not settings
+        if key not in KEY_TYPES[section]:
+            problems.append(f"{section}.{key}: unknown key (from environment variable {name})")
+            continue
+        values[section][key] = _coerce(raw, KEY_TYPES[section][key], f"{section}.{key}", problems)
+    return values, problems
+
+
+def _validate(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    app, server, auth, storage, smtp = (
+        settings.app, settings.server, settings.auth, settings.storage, settings.smtp,
+    )
+    if app.mode not in ("development", "production"):
+        problems.append("app.mode: must be 'development' or 'production'")
+    url = urlsplit(app.public_base_url)
+    if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
+        problems.append("app.public_base_url: must be an absolute http(s) URL without query")
+    elif settings.production and url.scheme != "https":
+        problems.append("app.public_base_url: must use https in production (patients open it)")
+    try:
+        zoneinfo.ZoneInfo(app.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(f"app.timezone: unknown IANA time zone {app.timezone!r}")
+    host, _, port = server.bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        problems.append("server.bind: must be HOST:PORT")
+    if not 1 <= server.workers <= 64:
+        problems.append("server.workers: must be between 1 and 64")
+    if not 1 <= server.threads <= 64:
+        problems.append("server.threads: must be between 1 and 64")
+    if not 1024 <= server.max_body_bytes <= 64 * 1024 * 1024:
+        problems.append("server.max_body_bytes: must be between 1024 and 67108864")
+    for proxy in server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(f"server.trusted_proxies: {proxy!r} is not an IP address or CIDR")
+    scheme = urlsplit(settings.database_url).scheme
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        problems.append("database.url: must start with sqlite:// or postgresql://")
+    if not 1 <= settings.database.pool_size <= 200:
+        problems.append("database.pool_size: must be between 1 and 200")
+    if not 60 <= auth.access_token_ttl <= 7 * 24 * 3600:
+        problems.append("auth.access_token_ttl: must be between 60 and 604800 seconds")
+    if len(auth.jwt_secret) < MIN_SECRET_LENGTH:
+        problems.append(f"auth.jwt_secret: must be at least {MIN_SECRET_LENGTH} characters")
+    if auth.sync_secret:
+        if len(auth.sync_secret) < MIN_SECRET_LENGTH:
+            problems.append(f"auth.sync_secret: must be at least {MIN_SECRET_LENGTH} characters")
+        elif auth.sync_secret == auth.jwt_secret:
+            problems.append("auth.sync_secret: must differ from auth.jwt_secret")
+    if storage.backend not in ("directory", "s3"):
+        problems.append("storage.backend: must be 'directory' or 's3'")
+    if storage.backend == "s3":
+        if not storage.s3_endpoint:
+            problems.append("storage.s3_endpoint: required when storage.backend is 's3'")
+        if not storage.s3_access_key:
+            problems.append("storage.s3_access_key: required when storage.backend is 's3'")
+        if len(storage.s3_secret_key) < 8:
+            problems.append("storage.s3_secret_key: required (8+ characters) with backend 's3'")
+    if smtp.security not in ("starttls", "tls", "none"):
+        problems.append("smtp.security: must be 'starttls', 'tls' or 'none'")
+    if smtp.host and not smtp.sender:
+        problems.append("smtp.sender: required when smtp.host is set")
+    if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append("log.level: must be DEBUG, INFO, WARNING or ERROR")
+    return problems
+
+
+def _development_secrets(data_dir: Path) -> dict[str, str]:
+    """Random secrets kept in the data directory so that a development server works out of the box.
+
+    Production never uses this: there the operator must provide real secrets.
+    """
+    path = data_dir / "dev-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = {"jwt_secret": secrets.token_urlsafe(48)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(generated, handle)
+    return generated
+
+
+def build(file_data: dict, environ: typing.Mapping[str, str]) -> Settings:
+    """Builds and validates settings from parsed TOML data and an environment mapping."""
+    values, problems = _gather(file_data, environ)
+    if problems:
+        raise ConfigError(problems)
+    sections = {name: SECTIONS[name](**values[name]) for name in SECTIONS}
+    settings = Settings(**sections)
+    if not settings.production and not settings.auth.jwt_secret:
+        generated = _development_secrets(Path(settings.app.data_dir))
+        settings = dataclasses.replace(
+            settings, auth=dataclasses.replace(settings.auth, jwt_secret=generated["jwt_secret"])
+        )
+    problems = _validate(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def load(environ: typing.Mapping[str, str] | None = None) -> Settings:
+    """Reads the file named by APPLIANCE_CONFIG (or the default path) and applies overrides.
+
+    A missing file is fine at the default path (environment-only configuration), but an
+    explicitly named file that does not exist is an error.
+    """
+    environ = os.environ if environ is None else environ
+    explicit = environ.get("APPLIANCE_CONFIG")
+    path = Path(explicit or DEFAULT_CONFIG_PATH)
+    file_data: dict = {}
+    if path.exists():
+        try:
+            file_data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"{path}: not valid TOML ({exc})"]) from exc
+    elif explicit:
+        raise ConfigError([f"APPLIANCE_CONFIG: file {path} does not exist"])
+    return build(file_data, environ)
