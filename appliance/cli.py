@@ -25,13 +25,20 @@ def _database(settings: settings_module.Settings):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from appliance.db import UNAVAILABLE_ERRORS
     from appliance.migrator import pending
     from appliance.serve import serve
 
     settings = _settings()
     database = _database(settings)
-    waiting = pending(database)
-    database.close()
+    try:
+        waiting = pending(database)
+    except UNAVAILABLE_ERRORS:
+        # Start anyway: the database may come up later; /api/health/ready tells until then.
+        print("appliance: the database is unreachable at start-up", file=sys.stderr)
+        waiting = []
+    finally:
+        database.close()
     if waiting:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in waiting)
         print(f"appliance: the database needs migrations ({names}); run 'appliance migrate'",

@@ -5,16 +5,12 @@ import uuid
 import psycopg2
 import pytest
 
-try:  # tests/ on sys.path (no tests/__init__.py) or the project root on sys.path
-    from support.postgres import PostgresServer, start_postgres
-except ImportError:  # pragma: no cover
-    from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.postgres import PostgresServer
 
 
-@pytest.fixture(scope="module")
-def server():
-    with start_postgres() as pg:
-        yield pg
+@pytest.fixture
+def server(pg_server):
+    return pg_server
 
 
 def _fetchone(url, query, params=()):

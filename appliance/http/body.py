@@ -61,7 +61,15 @@ def read_raw(req: falcon.Request, limit: int) -> bytes:
         raise ApiError(411, "length_required", "a Content-Length header is required")
     if req.content_length is not None and req.content_length > limit:
         raise ApiError(413, "payload_too_large", f"the body exceeds {limit} bytes")
-    data = req.bounded_stream.read(limit + 1)
+    # With chunked encoding there is no length for Falcon's bounded stream: gunicorn's input
+    # de-chunks and ends at the last chunk, so read it directly, never more than limit + 1.
+    stream = req.stream if req.content_length is None else req.bounded_stream
+    data = b""
+    while len(data) <= limit:
+        chunk = stream.read(limit + 1 - len(data))
+        if not chunk:
+            break
+        data += chunk
     if len(data) > limit:
         raise ApiError(413, "payload_too_large", f"the body exceeds {limit} bytes")
     return data

@@ -1,0 +1,195 @@
+"""Fixtures: real PostgreSQL and SQLite databases, the app in-process, and a live server.
+
+Database tests run on both engines (the `engine` parameter). PostgreSQL comes from
+APPLIANCE_TEST_DATABASE_URL or a throwaway cluster the suite starts itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import falcon.testing
+import pytest
+import requests
+
+from appliance import settings as settings_module
+from appliance.app import create_app
+from appliance.clock import FixedClock
+from appliance.db import open_database
+from appliance.migrator import migrate
+from tests.support.postgres import PostgresUnavailable, start_postgres
+
+ROOT = Path(__file__).resolve().parents[1]
+JWT_SECRET = "test-jwt-secret-" + "x" * 32
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.exit(f"PostgreSQL is needed for the tests: {exc}", returncode=3)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server) -> str:
+    """One migrated database for the session; tests empty its tables before they run."""
+    name = f"appliance_test_{secrets.token_hex(4)}"
+    url = pg_server.create_database(name)
+    database = open_database(url)
+    migrate(database)
+    database.close_all()
+    yield url
+    pg_server.drop_database(name)
+
+
+def _truncate(database) -> None:
+    tables = [t for t in database.get_tables() if t != "schema_migrations"]
+    if tables:
+        database.execute_sql(f"TRUNCATE {', '.join(tables)} CASCADE")
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(engine, request, tmp_path) -> str:
+    if engine == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return f"sqlite:///{tmp_path / 'appliance.db'}"
+
+
+@pytest.fixture
+def database(engine, database_url):
+    database = open_database(database_url, pool_size=40)
+    if engine == "postgresql":
+        _truncate(database)
+    else:
+        migrate(database)
+    yield database
+    if engine == "postgresql":
+        database.close_all()
+    else:
+        database.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(dt.datetime(2026, 11, 30, 9, 0, 0))
+
+
+def make_settings(tmp_path: Path, database_url: str = "", **sections) -> settings_module.Settings:
+    data = {
+        "app": {"data_dir": str(tmp_path / "var"), "public_base_url": "https://consent.example.test"},
+        "database": {"url": database_url},
+        "auth": {"jwt_secret": JWT_SECRET},
+    }
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return settings_module.build(data, {})
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> settings_module.Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def app(settings, database, clock):
+    from appliance.storage import open_store
+
+    return create_app(settings, database, store=open_store(settings), clock=clock)
+
+
+@pytest.fixture
+def client(app) -> falcon.testing.TestClient:
+    return falcon.testing.TestClient(app)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """`appliance serve` in a subprocess: real gunicorn workers over real HTTP."""
+
+    def __init__(self, env: dict[str, str], port: int, log_path: Path):
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
+        self._log_path = log_path
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "appliance", "serve"],
+            env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"appliance serve exited:\n{self.log()}")
+            try:
+                if requests.get(self.url + "/api/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"appliance serve did not answer in 30 s:\n{self.log()}")
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self._log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def server_env(tmp_path: Path, database_url: str, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
+    env.update(
+        {
+            "APPLIANCE_APP_DATA_DIR": str(tmp_path / "var"),
+            "APPLIANCE_APP_PUBLIC_BASE_URL": "https://consent.example.test",
+            "APPLIANCE_DATABASE_URL": database_url,
+            "APPLIANCE_AUTH_JWT_SECRET": JWT_SECRET,
+            "APPLIANCE_SERVER_BIND": f"127.0.0.1:{port}",
+            "APPLIANCE_SERVER_WORKERS": "2",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def live_server(tmp_path, database_url, database):
+    """Starts `appliance serve` with 2 workers on the test database (already migrated)."""
+    servers: list[LiveServer] = []
+
+    def start(**extra: str) -> LiveServer:
+        port = free_port()
+        server = LiveServer(server_env(tmp_path, database_url, port, **extra), port,
+                            tmp_path / f"serve-{port}.log")
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

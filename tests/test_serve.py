@@ -1,0 +1,77 @@
+"""`appliance serve` over real HTTP: embedded defaults, streaming limits, readiness."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import requests
+
+from tests.conftest import ROOT, LiveServer, free_port
+
+
+def _embedded_env(tmp_path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
+    env["APPLIANCE_CONFIG"] = str(ROOT / "config" / "appliance.dev.toml")
+    env["APPLIANCE_APP_DATA_DIR"] = str(tmp_path / "var")
+    env["APPLIANCE_SERVER_BIND"] = f"127.0.0.1:{port}"
+    return env
+
+
+def test_embedded_defaults_serve_health_with_no_other_service(tmp_path):
+    port = free_port()
+    env = _embedded_env(tmp_path, port)
+    migrate = subprocess.run([sys.executable, "-m", "appliance", "migrate"], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    assert migrate.returncode == 0, migrate.stderr
+    server = LiveServer(env, port, tmp_path / "serve.log")
+    try:
+        health = requests.get(server.url + "/api/health", timeout=5)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        ready = requests.get(server.url + "/api/health/ready", timeout=5)
+        assert ready.json()["checks"] == {"database": "ok", "objectStore": "ok"}
+        assert (tmp_path / "var" / "appliance.db").exists()
+        assert (tmp_path / "var" / "objects").is_dir()
+    finally:
+        server.stop()
+    lines = [line for line in server.log().splitlines() if '"appliance.access"' in line]
+    assert any('"route":"/api/health/ready"' in line for line in lines)
+
+
+def test_serve_refuses_to_start_on_an_unmigrated_database(tmp_path):
+    env = _embedded_env(tmp_path, free_port())
+    result = subprocess.run([sys.executable, "-m", "appliance", "serve"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "appliance migrate" in result.stderr
+
+
+def test_chunked_body_over_the_limit_is_a_413(live_server):
+    server = live_server(APPLIANCE_SERVER_MAX_BODY_BYTES="2048")
+
+    def body():
+        yield b'{"email": "'
+        for _ in range(10):
+            yield b"a" * 1000
+        yield b'"}'
+
+    result = requests.post(server.url + "/api/auth/login", data=body(),
+                           headers={"Content-Type": "application/json"}, timeout=10)
+    assert result.status_code == 413
+    assert result.json()["error"]["code"] == "payload_too_large"
+
+
+def test_readiness_is_503_naming_the_database_when_it_is_unreachable(tmp_path, live_server):
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    server = live_server(APPLIANCE_DATABASE_URL=dead, APPLIANCE_DATABASE_CONNECT_TIMEOUT="1")
+    result = requests.get(server.url + "/api/health/ready", timeout=10)
+    assert result.status_code == 503
+    body = result.json()
+    assert body["error"]["code"] == "not_ready"
+    assert body["error"]["details"]["database"].startswith("unavailable")
+    assert body["error"]["details"]["objectStore"] == "ok"
+    login = requests.post(server.url + "/api/auth/login", timeout=10,
+                          json={"email": "a@b.de", "password": "0123456789"})
+    assert login.status_code == 503
+    assert login.json()["error"]["code"] == "database_unavailable"
