@@ -12,6 +12,7 @@ from appliance.http import errors
 from appliance.http.client_ip import ClientIpResolver
 from appliance.http.middleware import AccessControl, RequestContext
 from appliance.http.operation import Operation, operation_of
+from appliance.mail import Mailer, open_mailer
 from appliance.models import database as database_proxy
 from appliance.resources.openapi import OpenApi
 from appliance.routes import Route, build_routes
@@ -42,10 +43,13 @@ def create_app(
     database: peewee.Database,
     *,
     store=None,
+    mailer: Mailer | None = None,
     clock: Clock | None = None,
 ) -> falcon.App:
     database_proxy.initialize(database)
-    services: Services = build_services(settings, database, clock or SystemClock(), store)
+    services: Services = build_services(
+        settings, database, clock or SystemClock(), store, mailer or open_mailer(settings)
+    )
     routes = build_routes(services)
     operations = operations_of(routes)
     resolver = ClientIpResolver(settings.server.trusted_proxies)

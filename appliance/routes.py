@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.resources import auth, health, practice
+from appliance.resources import auth, consent, health, patients, practice, settings
 from appliance.resources.openapi import OpenApi
 from appliance.services.container import Services
 
@@ -17,7 +17,7 @@ class Route:
 
 
 def build_routes(services: Services) -> list[Route]:
-    accounts, practices = services.accounts, services.practices
+    accounts, practices, consents = services.accounts, services.practices, services.consents
     return [
         Route("/api/health", health.Health()),
         Route("/api/health/ready", health.Readiness(services.database, services.store)),
@@ -35,4 +35,15 @@ def build_routes(services: Services) -> list[Route]:
         Route("/api/practice", practice.PracticeResource(practices)),
         Route("/api/practice/vault/challenge", practice.VaultChallengeResource(practices)),
         Route("/api/practice/vault", practice.VaultResource(practices)),
+        Route("/api/settings", settings.SettingsResource(services.practice_settings)),
+        Route("/api/patients", patients.PatientCollection(services.patients)),
+        Route("/api/patients/{id:uuid}", patients.PatientItem(services.patients)),
+        Route("/api/patients/lookup/{hash}", patients.PatientLookup(services.patients)),
+        Route("/api/consent", consent.ConsentCollection(consents)),
+        Route("/api/consent/practice", consent.ConsentList(consents)),
+        Route("/api/consent/practice/{id:uuid}", consent.ConsentItem(consents)),
+        Route("/api/consent/{token}", consent.PublicConsent(consents)),
+        Route("/api/consent/{token}/submit", consent.PublicSubmit(consents)),
+        Route("/api/consent/{token}/withdraw", consent.PublicWithdraw(consents)),
+        Route("/api/consent/{token}/revoke", consent.ConsentRevoke(consents)),
     ]

@@ -24,6 +24,7 @@ from appliance.app import create_app
 from appliance.clock import FixedClock
 from appliance.db import open_database
 from appliance.migrator import migrate
+from appliance.models import database as database_proxy
 from tests.support.postgres import PostgresUnavailable, start_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,7 @@ def database_url(engine, request, tmp_path) -> str:
 @pytest.fixture
 def database(engine, database_url):
     database = open_database(database_url, pool_size=40)
+    database_proxy.initialize(database)  # so tests can inspect rows through the models
     if engine == "postgresql":
         _truncate(database)
     else:

@@ -90,3 +90,10 @@ def read_json(req: falcon.Request, schema: dict | None, limit: int) -> Any:
 def json_body(req: falcon.Request) -> Any:
     """The body of the current request, validated against its operation's declared schema."""
     return read_json(req, req.context.operation.request, req.context.max_body)
+
+
+def optional_json_body(req: falcon.Request) -> Any:
+    """Like `json_body`, but an empty request body counts as an empty object."""
+    if not req.content_length and "chunked" not in (req.get_header("Transfer-Encoding") or "").lower():
+        return validate({}, req.context.operation.request)
+    return json_body(req)

@@ -44,6 +44,12 @@ def bad_request(message: str, details: Any = None, code: str = "validation_faile
     return ApiError(400, code, message, details)
 
 
+def bad_envelope(message: str, exc, prefix: str = "") -> ApiError:
+    """A 400 for an `envelopes.EnvelopeError`, naming the field (under `prefix` if given)."""
+    field = f"{prefix}.{exc.field}" if prefix and exc.field != prefix else exc.field
+    return bad_request(message, [{"field": field, "problem": exc.problem}])
+
+
 def not_found(what: str = "resource") -> ApiError:
     """The same answer for ids that do not exist and ids of another practice."""
     return ApiError(404, "not_found", f"{what} not found")

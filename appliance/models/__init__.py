@@ -9,10 +9,15 @@ from appliance.models.accounts import (
     VaultChallenge,
 )
 from appliance.models.base import database
+from appliance.models.consent import CONSENT_TYPES, SIGNED_STATUSES, ConsentForm, Patient
 
 __all__ = [
+    "CONSENT_TYPES",
+    "SIGNED_STATUSES",
     "AuditEntry",
     "AuthSession",
+    "ConsentForm",
+    "Patient",
     "Practice",
     "RateLimitHit",
     "User",

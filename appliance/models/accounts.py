@@ -20,6 +20,12 @@ class Practice(BaseModel):
     public_key = peewee.TextField()
     encrypted_priv_key = JSONField()
     lookup_salt = peewee.TextField()
+    enabled_consent_types = JSONField()
+    default_consent_expiry_days = peewee.IntegerField(default=7)
+    brand_color = peewee.TextField(default="#0f766e")
+    timezone = peewee.TextField(default="Europe/Berlin")
+    locale = peewee.TextField(default="de")
+    public_base_url = peewee.TextField(null=True)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
 

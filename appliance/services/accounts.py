@@ -191,7 +191,8 @@ class Accounts:
         return {**user_view(user), "twoFactorEnabled": user.totp_enabled}
 
     def logout(self, principal: Principal) -> None:
-        with self._db.atomic():
+        # Unscoped: a user without a practice has no practice scope for the audit entry.
+        with tenancy.unscoped("a user ends their own session"), self._db.atomic():
             self._sessions.end(principal.session_id)
             self._audit.record(
                 "LOGOUT", ip=None, user_id=principal.user_id, practice_id=principal.practice_id

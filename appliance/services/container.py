@@ -8,15 +8,20 @@ from dataclasses import dataclass
 import peewee
 
 from appliance.clock import Clock
+from appliance.mail import Mailer
 from appliance.services.accounts import Accounts
 from appliance.services.audit import Audit
+from appliance.services.consents import Consents
+from appliance.services.patients import Patients
+from appliance.services.practice_settings import PracticeSettings
 from appliance.services.practices import Practices
 from appliance.services.ratelimit import DatabaseRateLimiter
 from appliance.services.sessions import Sessions
 from appliance.settings import Settings
 
-#: Per-IP limits: bucket -> (requests, seconds).
-RATE_LIMITS = {"auth": (5, 60)}
+#: Per-IP limits: bucket -> (requests, seconds). Consent tokens carry 256 bits, so the public
+#: limit only has to stop floods, not guessing; it leaves room for a patient's retries.
+RATE_LIMITS = {"auth": (5, 60), "consent_public": (60, 60)}
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,14 @@ class Services:
     limiter: DatabaseRateLimiter
     accounts: Accounts
     practices: Practices
+    practice_settings: PracticeSettings
+    patients: Patients
+    consents: Consents
 
 
-def build_services(settings: Settings, database: peewee.Database, clock: Clock, store) -> Services:
+def build_services(
+    settings: Settings, database: peewee.Database, clock: Clock, store, mailer: Mailer
+) -> Services:
     audit = Audit(clock)
     sessions = Sessions(settings.auth.jwt_secret, settings.auth.access_token_ttl, clock)
     ip_key = hashlib.sha256(b"appliance rate-limit key|" + settings.auth.jwt_secret.encode()).digest()
@@ -46,4 +56,7 @@ def build_services(settings: Settings, database: peewee.Database, clock: Clock, 
         limiter=DatabaseRateLimiter(database, clock, ip_key, RATE_LIMITS),
         accounts=Accounts(database, sessions, audit, clock, settings.auth.sync_secret),
         practices=Practices(database, audit, clock),
+        practice_settings=PracticeSettings(database, audit, clock),
+        patients=Patients(database, audit, clock),
+        consents=Consents(database, audit, clock, mailer, settings.app.public_base_url),
     )

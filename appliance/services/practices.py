@@ -13,7 +13,7 @@ import peewee
 
 from appliance import envelopes, tenancy
 from appliance.clock import Clock, isoformat
-from appliance.http.errors import ApiError, bad_request, conflict, not_found
+from appliance.http.errors import ApiError, bad_envelope, conflict, not_found
 from appliance.models import Practice, User, VaultChallenge
 from appliance.principal import Principal
 from appliance.services.accounts import Caller
@@ -46,9 +46,7 @@ def _envelope(value: object, field: str = "encryptedPrivKey") -> dict:
     try:
         return envelopes.validate_vault_envelope(value, field)
     except envelopes.EnvelopeError as exc:
-        where = exc.field if exc.field == field else f"{field}.{exc.field}"
-        problem = [{"field": where, "problem": exc.problem}]
-        raise bad_request("the vault envelope is invalid", problem) from exc
+        raise bad_envelope("the vault envelope is invalid", exc, prefix=field) from exc
 
 
 def _challenge_hash(challenge: bytes) -> str:
@@ -66,8 +64,7 @@ class Practices:
         try:
             envelopes.validate_public_key(body["publicKey"])
         except envelopes.EnvelopeError as exc:
-            problem = [{"field": exc.field, "problem": exc.problem}]
-            raise bad_request("the public key is invalid", problem) from exc
+            raise bad_envelope("the public key is invalid", exc) from exc
         vault = _envelope(body["encryptedPrivKey"])
         now = self._clock.now()
         with tenancy.unscoped("founding a practice moves a user into it"), self._db.atomic():

@@ -1,0 +1,76 @@
+"""Per-practice settings: consent types, link expiry, branding, time zone, locale, base URL."""
+
+from __future__ import annotations
+
+import zoneinfo
+from urllib.parse import urlsplit
+
+import peewee
+
+from appliance.clock import Clock
+from appliance.http.errors import bad_request
+from appliance.models import Practice
+from appliance.principal import Principal
+from appliance.services.accounts import Caller
+from appliance.services.audit import Audit
+
+#: API name -> column.
+FIELDS = {
+    "enabledConsentTypes": "enabled_consent_types",
+    "defaultConsentExpiry": "default_consent_expiry_days",
+    "brandColor": "brand_color",
+    "timezone": "timezone",
+    "locale": "locale",
+    "publicBaseUrl": "public_base_url",
+}
+
+
+def settings_view(practice: Practice) -> dict:
+    return {api: getattr(practice, column) for api, column in FIELDS.items()}
+
+
+def _check(body: dict) -> None:
+    """Rules JSON Schema cannot say: real time zones and usable base URLs."""
+    problems = []
+    if "timezone" in body:
+        try:
+            zoneinfo.ZoneInfo(body["timezone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problems.append({"field": "timezone", "problem": "is not an IANA time zone"})
+    url = body.get("publicBaseUrl")
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            problems.append({"field": "publicBaseUrl", "problem": "must be an absolute http(s) URL"})
+    if problems:
+        raise bad_request("the settings are invalid", problems)
+
+
+class PracticeSettings:
+    def __init__(self, database: peewee.Database, audit: Audit, clock: Clock):
+        self._db = database
+        self._audit = audit
+        self._clock = clock
+
+    def get(self, principal: Principal) -> dict:
+        return settings_view(Practice.get_by_id(principal.practice_id))
+
+    def update(self, principal: Principal, body: dict, caller: Caller) -> dict:
+        _check(body)
+        changes = {FIELDS[api]: value for api, value in body.items()}
+        if "enabled_consent_types" in changes:
+            changes["enabled_consent_types"] = sorted(set(changes["enabled_consent_types"]))
+        if "brand_color" in changes:
+            changes["brand_color"] = changes["brand_color"].lower()
+        if changes.get("public_base_url"):
+            changes["public_base_url"] = changes["public_base_url"].rstrip("/")
+        with self._db.atomic():
+            Practice.update({**changes, "updated_at": self._clock.now()}).where(
+                Practice.id == principal.practice_id
+            ).execute()
+            self._audit.record(
+                "PRACTICE_SETTINGS_UPDATED", ip=caller.ip, user_id=principal.user_id,
+                practice_id=principal.practice_id, entity_type="settings",
+                entity_id=principal.practice_id, metadata={"fields": sorted(body)},
+            )
+            return settings_view(Practice.get_by_id(principal.practice_id))

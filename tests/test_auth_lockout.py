@@ -1,0 +1,66 @@
+"""Account lockout: 5 consecutive failed logins lock the account for 15 minutes.
+
+Every attempt comes from another client address (see tests.support.api.call), so what is
+seen here is the per-account lockout, not the per-IP rate limit.
+"""
+
+from __future__ import annotations
+
+from tests.support.api import (
+    PASSWORD,
+    assert_error,
+    audit_actions,
+    audit_entries,
+    login,
+    register,
+)
+
+WRONG = PASSWORD + "-vertippt"
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(client, clock):
+    account = register(client)
+    bystander = register(client)
+    for _ in range(5):
+        assert_error(login(client, account.email, WRONG), 401, "invalid_credentials")
+
+    locked = login(client, account.email, PASSWORD)
+    body = assert_error(locked, 429, "account_locked")
+    assert body["error"]["details"]["retryAfterSeconds"] == int(locked.headers["Retry-After"])
+    assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60 + 1
+    assert login(client, bystander.email, PASSWORD).status_code == 200  # only that account
+
+    clock.advance(minutes=14, seconds=59)
+    assert_error(login(client, account.email, PASSWORD), 429, "account_locked")
+    clock.advance(seconds=1)
+    result = login(client, account.email, PASSWORD)
+    assert result.status_code == 200, result.text
+    assert "token" in result.json
+
+    actions = audit_actions(account.user_id)
+    assert actions["LOGIN_FAILED"] == 5
+    assert actions["ACCOUNT_LOCKED"] == 1
+    assert actions["LOGIN_SUCCESS"] == 1
+    (lock,) = audit_entries("ACCOUNT_LOCKED")
+    assert lock.metadata == {"minutes": 15}
+    assert all(e.ip for e in audit_entries("LOGIN_FAILED"))
+
+
+def test_only_consecutive_failures_count(client):
+    account = register(client)
+    for _ in range(4):
+        assert_error(login(client, account.email, WRONG), 401, "invalid_credentials")
+    assert login(client, account.email, PASSWORD).status_code == 200
+    for _ in range(4):
+        assert_error(login(client, account.email, WRONG), 401, "invalid_credentials")
+    assert login(client, account.email, PASSWORD).status_code == 200
+    assert audit_actions(account.user_id)["ACCOUNT_LOCKED"] == 0
+
+
+def test_failed_logins_for_unknown_emails_are_audited_without_a_user(client):
+    for _ in range(6):
+        assert_error(login(client, "niemand@praxis.example", WRONG), 401, "invalid_credentials")
+    failed = audit_entries("LOGIN_FAILED")
+    assert len(failed) == 6
+    assert all(e.user_id is None and e.metadata == {"reason": "unknown"} for e in failed)
+    assert "niemand" not in str([e.metadata for e in failed])
