@@ -74,6 +74,37 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from appliance.demo import create_demo
+
+    settings = _settings()
+    if settings.production:
+        print("appliance: demo refuses to run in production mode", file=sys.stderr)
+        return 2
+    demo = create_demo(settings)
+    print(DEMO_TEXT.format(**demo, url=settings.app.public_base_url))
+    return 0
+
+
+DEMO_TEXT = """Demo practice created: {practice}
+  staff login     {email}
+  password        {password}
+  vault password  {vaultPassword}   (unlocks the practice key; lose it and the data is gone)
+  consent link    {consentLink}
+  consent token   {consentToken}
+
+Try the whole flow with the reference client while `appliance serve` runs:
+
+  from appliance.client.api import Identity, PatientClient, StaffClient
+  PatientClient("{url}").submit("{consentToken}",
+      Identity("Erika", "Mustermann", "1985-04-12"), {{"allergies": "keine"}}, b"signature")
+  staff = StaffClient("{url}")
+  staff.login("{email}", "{password}")
+  staff.unlock_vault("{vaultPassword}")
+  print(staff.read_answers("{consentId}"))
+"""
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="appliance", description=__doc__)
     root.add_argument("--version", action="version", version=__version__)
@@ -85,6 +116,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("check-config", help="validate the configuration and exit").set_defaults(
         run=cmd_check_config
     )
+    commands.add_parser(
+        "demo", help="create a demo practice, admin, vault and consent link (development only)"
+    ).set_defaults(run=cmd_demo)
     return root
 
 

@@ -243,6 +243,8 @@ def _validate(settings: Settings) -> list[str]:
             problems.append("storage.s3_secret_key: required (8+ characters) with backend 's3'")
     if smtp.security not in ("starttls", "tls", "none"):
         problems.append("smtp.security: must be 'starttls', 'tls' or 'none'")
+    if not (smtp.username + smtp.password).isascii():
+        problems.append("smtp.username: username and password must be ASCII (SMTP AUTH limit)")
     if smtp.host and not smtp.sender:
         problems.append("smtp.sender: required when smtp.host is set")
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
