@@ -86,6 +86,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Exit status 1 when any chain is broken, so monitoring can alert on it."""
+    import uuid
+
+    from appliance.models import database as database_proxy
+    from appliance.services.audit import chain_of
+    from appliance.services.audit_log import all_chains, verify_chain
+
+    settings = _settings()
+    database = _database(settings)
+    database_proxy.initialize(database)
+    try:
+        chains = [chain_of(uuid.UUID(args.practice))] if args.practice else all_chains()
+    except ValueError:
+        print("appliance: --practice must be a practice id (UUID)", file=sys.stderr)
+        return 2
+    broken = 0
+    for chain in chains:
+        result = verify_chain(chain)
+        if result["ok"]:
+            print(f"{chain}: ok ({result['entries']} entries)")
+        else:
+            broken += 1
+            print(f"{chain}: BROKEN at entry {result['firstBroken']}: {result['problem']}")
+    database.close()
+    return 1 if broken else 0
+
+
 DEMO_TEXT = """Demo practice created: {practice}
   staff login     {email}
   password        {password}
@@ -119,6 +147,10 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo", help="create a demo practice, admin, vault and consent link (development only)"
     ).set_defaults(run=cmd_demo)
+    audit = commands.add_parser("audit", help="audit log tools").add_subparsers(dest="audit", required=True)
+    verify = audit.add_parser("verify", help="verify the audit hash chains; exit 1 if one is broken")
+    verify.add_argument("--practice", help="verify only this practice's chain")
+    verify.set_defaults(run=cmd_audit_verify)
     return root
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.resources import auth, consent, health, patients, practice, settings
+from appliance.resources import audit, auth, consent, health, patients, practice, settings, treatment
+from appliance.resources import team as team_resources
 from appliance.resources.openapi import OpenApi
 from appliance.services.container import Services
 
@@ -46,4 +47,23 @@ def build_routes(services: Services) -> list[Route]:
         Route("/api/consent/{token}/submit", consent.PublicSubmit(consents)),
         Route("/api/consent/{token}/withdraw", consent.PublicWithdraw(consents)),
         Route("/api/consent/{token}/revoke", consent.ConsentRevoke(consents)),
+        Route("/api/audit", audit.AuditList(services.audit_log)),
+        Route("/api/audit/export", audit.AuditExport(services.audit_log)),
+        Route("/api/audit/verify", audit.AuditVerify(services.audit_log)),
+        Route("/api/audit/vault-event", audit.VaultEvent(services.audit_log)),
+        Route("/api/treatment-plans", treatment.PlanCollection(services.treatment_plans)),
+        Route("/api/treatment-plans/patient/{patient_id:uuid}",
+              treatment.PatientPlans(services.treatment_plans)),
+        Route("/api/treatment-plans/{id:uuid}", treatment.PlanItem(services.treatment_plans)),
+        Route("/api/treatment-templates", treatment.TemplateCollection(services.treatment_templates)),
+        Route("/api/treatment-templates/{id:uuid}", treatment.TemplateItem(services.treatment_templates)),
+        Route("/api/team/members", team_resources.Members(services.team)),
+        Route("/api/team/members/{user_id:uuid}", team_resources.Member(services.team)),
+        Route("/api/team/members/{user_id:uuid}/role", team_resources.MemberRole(services.team)),
+        Route("/api/team/invite", team_resources.InviteCreate(services.team)),
+        Route("/api/team/invites", team_resources.Invites(services.team)),
+        Route("/api/team/invites/{id:uuid}", team_resources.InviteItem(services.team)),
+        Route("/api/team/invites/{id:uuid}/resend", team_resources.InviteResend(services.team)),
+        Route("/api/team/invite/{token}", team_resources.PublicInvite(services.team)),
+        Route("/api/team/invite/{token}/accept", team_resources.PublicAccept(services.team)),
     ]

@@ -73,6 +73,8 @@ class StorageSection:
     s3_bucket: str = "appliance"
     s3_secure: bool = True
     s3_region: str = ""
+    s3_timeout: int = 10
+    max_photo_bytes: int = 25 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ class LogSection:
 
 
 @dataclass(frozen=True)
+class GdtSection:
+    #: Practices may only use GDT exchange directories below this one; empty: none at all.
+    exchange_root: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     app: AppSection = field(default_factory=AppSection)
     server: ServerSection = field(default_factory=ServerSection)
@@ -100,6 +108,7 @@ class Settings:
     storage: StorageSection = field(default_factory=StorageSection)
     smtp: SmtpSection = field(default_factory=SmtpSection)
     log: LogSection = field(default_factory=LogSection)
+    gdt: GdtSection = field(default_factory=GdtSection)
 
     @property
     def production(self) -> bool:
@@ -241,6 +250,10 @@ def _validate(settings: Settings) -> list[str]:
             problems.append("storage.s3_access_key: required when storage.backend is 's3'")
         if len(storage.s3_secret_key) < 8:
             problems.append("storage.s3_secret_key: required (8+ characters) with backend 's3'")
+    if not 1 <= storage.s3_timeout <= 300:
+        problems.append("storage.s3_timeout: must be between 1 and 300 seconds")
+    if not 64 * 1024 <= storage.max_photo_bytes <= 1024 * 1024 * 1024:
+        problems.append("storage.max_photo_bytes: must be between 65536 and 1073741824")
     if smtp.security not in ("starttls", "tls", "none"):
         problems.append("smtp.security: must be 'starttls', 'tls' or 'none'")
     if not (smtp.username + smtp.password).isascii():
@@ -249,6 +262,8 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("smtp.sender: required when smtp.host is set")
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("log.level: must be DEBUG, INFO, WARNING or ERROR")
+    if settings.gdt.exchange_root and not os.path.isabs(settings.gdt.exchange_root):
+        problems.append("gdt.exchange_root: must be an absolute path")
     return problems
 
 

@@ -65,8 +65,15 @@ CREATE TABLE vault_challenge (
 );
 CREATE INDEX vault_challenge_practice_idx ON vault_challenge (practice_id, expires_at);
 
+-- Append-only and hash-chained: each practice's entries (and the system's, chain 'system')
+-- are numbered by seq; hash = sha256(prev_hash || canonical content). The unique index makes
+-- a forked chain impossible to store.
 CREATE TABLE audit_log (
     id @UUID@ PRIMARY KEY,
+    chain TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
     practice_id @UUID@ REFERENCES practice (id),
     user_id @UUID@,
     action TEXT NOT NULL,
@@ -76,5 +83,6 @@ CREATE TABLE audit_log (
     metadata TEXT NOT NULL DEFAULT '{}',
     created_at @TS@ NOT NULL
 );
+CREATE UNIQUE INDEX audit_log_chain_seq_idx ON audit_log (chain, seq);
 CREATE INDEX audit_log_practice_created_idx ON audit_log (practice_id, created_at);
 CREATE INDEX audit_log_practice_action_idx ON audit_log (practice_id, action, created_at);

@@ -70,8 +70,12 @@ class VaultChallenge(TenantModel):
 
 
 class AuditEntry(TenantModel):
-    """Append-only: the code never updates or deletes these rows."""
+    """Append-only (the database refuses UPDATE and DELETE) and hash-chained per practice."""
 
+    chain = peewee.TextField()
+    seq = peewee.BigIntegerField()
+    prev_hash = peewee.TextField()
+    hash = peewee.TextField()
     practice_id = peewee.UUIDField(null=True)
     practice_optional = True
     user_id = peewee.UUIDField(null=True)

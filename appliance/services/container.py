@@ -11,17 +11,21 @@ from appliance.clock import Clock
 from appliance.mail import Mailer
 from appliance.services.accounts import Accounts
 from appliance.services.audit import Audit
+from appliance.services.audit_log import AuditLog
 from appliance.services.consents import Consents
 from appliance.services.patients import Patients
 from appliance.services.practice_settings import PracticeSettings
 from appliance.services.practices import Practices
 from appliance.services.ratelimit import DatabaseRateLimiter
 from appliance.services.sessions import Sessions
+from appliance.services.team import NoSeatLimit, Team
+from appliance.services.treatment_plans import TreatmentPlans
+from appliance.services.treatment_templates import TreatmentTemplates
 from appliance.settings import Settings
 
 #: Per-IP limits: bucket -> (requests, seconds). Consent tokens carry 256 bits, so the public
 #: limit only has to stop floods, not guessing; it leaves room for a patient's retries.
-RATE_LIMITS = {"auth": (5, 60), "consent_public": (60, 60)}
+RATE_LIMITS = {"auth": (5, 60), "consent_public": (60, 60), "team_public": (60, 60)}
 
 
 @dataclass(frozen=True)
@@ -38,13 +42,18 @@ class Services:
     practice_settings: PracticeSettings
     patients: Patients
     consents: Consents
+    audit_log: AuditLog
+    treatment_plans: TreatmentPlans
+    treatment_templates: TreatmentTemplates
+    team: Team
 
 
 def build_services(
     settings: Settings, database: peewee.Database, clock: Clock, store, mailer: Mailer
 ) -> Services:
-    audit = Audit(clock)
+    audit = Audit(database, clock)
     sessions = Sessions(settings.auth.jwt_secret, settings.auth.access_token_ttl, clock)
+    accounts = Accounts(database, sessions, audit, clock, settings.auth.sync_secret)
     ip_key = hashlib.sha256(b"appliance rate-limit key|" + settings.auth.jwt_secret.encode()).digest()
     return Services(
         settings=settings,
@@ -54,9 +63,15 @@ def build_services(
         audit=audit,
         sessions=sessions,
         limiter=DatabaseRateLimiter(database, clock, ip_key, RATE_LIMITS),
-        accounts=Accounts(database, sessions, audit, clock, settings.auth.sync_secret),
+        accounts=accounts,
         practices=Practices(database, audit, clock),
         practice_settings=PracticeSettings(database, audit, clock),
         patients=Patients(database, audit, clock),
         consents=Consents(database, audit, clock, mailer, settings.app.public_base_url),
+        audit_log=AuditLog(database, audit, clock),
+        treatment_plans=TreatmentPlans(database, audit, clock),
+        treatment_templates=TreatmentTemplates(database, audit, clock),
+        # Billing replaces NoSeatLimit with its plan limits (the team-size seam).
+        team=Team(database, sessions, accounts, audit, clock, mailer, settings.app.public_base_url,
+                  seats=NoSeatLimit()),
     )
