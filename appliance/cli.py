@@ -114,6 +114,83 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+def cmd_gdt_import(args: argparse.Namespace) -> int:
+    """One import run over the GDT exchange directories; exit 1 when one could not be read."""
+    import uuid
+
+    from appliance.clock import SystemClock
+    from appliance.mail import open_mailer
+    from appliance.models import database as database_proxy
+    from appliance.services.container import build_services
+
+    try:
+        practice_id = uuid.UUID(args.practice) if args.practice else None
+    except ValueError:
+        print("appliance: --practice must be a practice id (UUID)", file=sys.stderr)
+        return 2
+    settings = _settings()
+    database = _database(settings)
+    database_proxy.initialize(database)
+    try:
+        services = build_services(settings, database, SystemClock(), None, open_mailer(settings))
+        results = services.gdt.import_all(practice_id)
+    finally:
+        database.close()
+    if practice_id is not None and not results:
+        print("appliance: no such practice with a GDT exchange directory", file=sys.stderr)
+        return 2
+    for practice, result in results.items():
+        if isinstance(result, str):
+            print(f"{practice}: not imported: {result}")
+        else:
+            print(f"{practice}: {result.imported} imported, {result.rejected} rejected")
+    return 1 if any(isinstance(result, str) for result in results.values()) else 0
+
+
+def _scheduler(settings: settings_module.Settings):
+    import zoneinfo
+
+    from appliance.clock import SystemClock
+    from appliance.models import database as database_proxy
+    from appliance.scheduler.jobs import JobContext
+    from appliance.scheduler.schedule import Scheduler
+    from appliance.services.audit import Audit
+    from appliance.storage import open_store
+
+    database = _database(settings)
+    database_proxy.initialize(database)
+    clock = SystemClock()
+    ctx = JobContext(database, clock, Audit(database, clock), open_store(settings))
+    return Scheduler(ctx, zoneinfo.ZoneInfo(settings.app.timezone))
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from appliance import logs
+
+    settings = _settings()
+    logs.configure(settings.log.level)
+    scheduler = _scheduler(settings)
+    if args.once:
+        for name, outcome in scheduler.run_all_once().items():
+            print(f"{name}: {outcome or 'skipped (another process ran it)'}")
+        return 0
+    scheduler.serve()
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from appliance.clock import isoformat
+    from appliance.models import database as database_proxy
+    from appliance.scheduler.runner import recent_runs
+
+    settings = _settings()
+    database_proxy.initialize(_database(settings))
+    for run in recent_runs(args.limit):
+        print(f"{isoformat(run.started_at)}  {run.job:<16} {run.run_key:<17} "
+              f"{run.outcome or 'running':<8} attempts={run.attempts} {run.counts}")
+    return 0
+
+
 DEMO_TEXT = """Demo practice created: {practice}
   staff login     {email}
   password        {password}
@@ -151,6 +228,18 @@ def parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="verify the audit hash chains; exit 1 if one is broken")
     verify.add_argument("--practice", help="verify only this practice's chain")
     verify.set_defaults(run=cmd_audit_verify)
+    scheduler = commands.add_parser("scheduler", help="run the scheduled jobs (its own process)")
+    scheduler.add_argument("--once", action="store_true", help="run every job for now, then exit")
+    scheduler.set_defaults(run=cmd_scheduler)
+    job_list = commands.add_parser("jobs", help="list recent job runs")
+    job_list.add_argument("--limit", type=int, default=30)
+    job_list.set_defaults(run=cmd_jobs)
+    gdt = commands.add_parser("gdt", help="GDT exchange with the PVS").add_subparsers(
+        dest="gdt", required=True
+    )
+    gdt_import = gdt.add_parser("import", help="import the requests the PVS left in the exchange directories")
+    gdt_import.add_argument("--practice", help="import only for this practice")
+    gdt_import.set_defaults(run=cmd_gdt_import)
     return root
 
 

@@ -118,3 +118,45 @@ class VaultEvent:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         self._log.vault_event(req.context.principal, json_body(req)["event"], caller(req))
         resp.status = falcon.HTTP_204
+
+
+EXPORT = obj(
+    ["id", "createdAt", "rangeEnd", "rows", "headHash", "sizeBytes", "wrappedKey"],
+    {"id": UUID, "createdAt": TIMESTAMP, "rangeStart": {"type": ["string", "null"]},
+     "rangeEnd": TIMESTAMP, "firstSeq": {"type": ["integer", "null"]},
+     "lastSeq": {"type": ["integer", "null"]}, "rows": {"type": "integer"},
+     "headHash": {"type": "string"}, "sizeBytes": {"type": "integer"},
+     "wrappedKey": {"type": "string"}},
+)
+
+
+class AuditExports:
+    def __init__(self, log: AuditLog):
+        self._log = log
+
+    @operation(
+        "The nightly encrypted audit exports", roles=roles(ADMIN), tags=TAGS,
+        response=pagination.envelope_schema(EXPORT), query=tuple(pagination.PARAMETERS),
+        description="Each export holds the entries since the previous one as gzip CSV, encrypted"
+        " to the practice key (payload envelope, purpose audit.export); headHash is the chain"
+        " hash of its last entry.",
+    )
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._log.exports(pagination.page_of(req))
+
+
+class AuditExportDownload:
+    def __init__(self, log: AuditLog):
+        self._log = log
+
+    @operation(
+        "Download one encrypted audit export", roles=roles(ADMIN), tags=TAGS,
+        response_media="application/octet-stream",
+        errors={404: "no such export in this practice", 503: "the object store is unreachable"},
+    )
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: uuid.UUID) -> None:
+        content = self._log.download_export(req.context.principal, id, caller(req))
+        resp.content_type = "application/octet-stream"
+        resp.content_length = content.size
+        resp.downloadable_as = f"audit-export-{id}.csv.gz.enc"
+        resp.stream = content

@@ -15,11 +15,14 @@ import peewee
 
 from appliance import tenancy
 from appliance.clock import Clock, isoformat
+from appliance.http.errors import not_found
 from appliance.http.pagination import Page
-from appliance.models import AuditEntry, Practice, User
+from appliance.models import AuditEntry, AuditExport, Practice, User
 from appliance.principal import Principal
 from appliance.services.accounts import Caller
 from appliance.services.audit import GENESIS, Audit, chain_of, content_of, entry_hash
+from appliance.services.objects import store_unavailable
+from appliance.storage import ObjectNotFound, StoredObject, StoreUnavailable
 
 BATCH = 1000
 #: Cells a spreadsheet would run as a formula; prefixed with ' in exports.
@@ -37,6 +40,7 @@ class AuditFilter:
     end: dt.datetime | None = None
     user_id: uuid.UUID | None = None
     entity_type: str | None = None
+    upto_seq: int | None = None
 
     def apply(self, query):
         if self.action:
@@ -49,6 +53,8 @@ class AuditFilter:
             query = query.where(AuditEntry.user_id == self.user_id)
         if self.entity_type:
             query = query.where(AuditEntry.entity_type == self.entity_type)
+        if self.upto_seq is not None:
+            query = query.where(AuditEntry.seq <= self.upto_seq)
         return query
 
 
@@ -104,11 +110,87 @@ def all_chains() -> list[str]:
         return [c for (c,) in AuditEntry.select(AuditEntry.chain).distinct().tuples()]
 
 
+def audit_csv(filters: AuditFilter, dialect: str, zone: zoneinfo.ZoneInfo,
+              after_seq: int = 0) -> Iterator[bytes]:
+    """The current practice's entries as CSV bytes, in chain order, a batch at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";" if dialect == "de" else ",", lineterminator="\r\n")
+    encoder = codecs.getincrementalencoder("utf-8")()
+    yield codecs.BOM_UTF8 if dialect == "de" else b""
+    writer.writerow(HEADERS[dialect])
+    last_seq = after_seq
+    while True:
+        rows = list(
+            filters.apply(
+                AuditEntry.select(AuditEntry, User.name, User.email)
+                .join(User, peewee.JOIN.LEFT_OUTER, on=User.id == AuditEntry.user_id)
+                .where(AuditEntry.seq > last_seq)
+            )
+            .order_by(AuditEntry.seq)
+            .limit(BATCH)
+            .objects()
+        )
+        for row in rows:
+            moment = row.created_at.replace(tzinfo=dt.UTC).astimezone(zone)
+            entity = f"{row.entity_type}:{row.entity_id}" if row.entity_type else ""
+            writer.writerow([neutralise(str(v or "")) for v in (
+                moment.isoformat(timespec="seconds"), row.action, row.name, row.email,
+                entity, row.ip, row.hash)])
+        yield encoder.encode(buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < BATCH:
+            return
+        last_seq = rows[-1].seq
+
+
+def export_view(row: AuditExport) -> dict:
+    return {
+        "id": str(row.id),
+        "createdAt": isoformat(row.created_at),
+        "rangeStart": isoformat(row.range_start),
+        "rangeEnd": isoformat(row.range_end),
+        "firstSeq": row.first_seq,
+        "lastSeq": row.last_seq,
+        "rows": row.row_count,
+        "headHash": row.head_hash,
+        "sizeBytes": row.size_bytes,
+        "wrappedKey": row.wrapped_key,
+    }
+
+
 class AuditLog:
-    def __init__(self, database: peewee.Database, audit: Audit, clock: Clock):
+    def __init__(self, database: peewee.Database, audit: Audit, clock: Clock, store):
         self._db = database
         self._audit = audit
         self._clock = clock
+        self._store = store
+
+    def exports(self, page: Page) -> dict:
+        query = AuditExport.select()
+        rows = page.apply(query.order_by(AuditExport.created_at.desc(), AuditExport.id))
+        return page.envelope([export_view(r) for r in rows], query.count())
+
+    def download_export(self, principal: Principal, export_id: uuid.UUID, caller: Caller) -> StoredObject:
+        """The encrypted nightly export (gzip CSV inside the payload envelope, docs/crypto.md)."""
+        row = AuditExport.get_or_none(AuditExport.id == export_id)
+        if row is None:
+            raise not_found("audit export")
+        try:
+            content = self._store.get(row.object_key)
+        except StoreUnavailable as exc:
+            raise store_unavailable() from exc
+        except ObjectNotFound as exc:
+            raise not_found("audit export content") from exc
+        try:
+            with self._db.atomic():
+                self._audit.record("AUDIT_EXPORTED", ip=caller.ip, user_id=principal.user_id,
+                                   practice_id=principal.practice_id, entity_type="audit_export",
+                                   entity_id=row.id)
+        except BaseException:
+            content.close()
+            raise
+        return content
 
     def list(self, page: Page, filters: AuditFilter) -> dict:
         query = filters.apply(AuditEntry.select())
@@ -139,37 +221,9 @@ class AuditLog:
                      zone: zoneinfo.ZoneInfo) -> Iterator[bytes]:
         # Runs after the request's middleware has finished: it sets its own tenancy scope and
         # hands its connection back to the pool when done.
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";" if dialect == "de" else ",", lineterminator="\r\n")
-        encoder = codecs.getincrementalencoder("utf-8")()
         try:
             with tenancy.practice_scope(practice_id):
-                yield codecs.BOM_UTF8 if dialect == "de" else b""
-                writer.writerow(HEADERS[dialect])
-                last_seq = 0
-                while True:
-                    rows = list(
-                        filters.apply(
-                            AuditEntry.select(AuditEntry, User.name, User.email)
-                            .join(User, peewee.JOIN.LEFT_OUTER, on=User.id == AuditEntry.user_id)
-                            .where(AuditEntry.seq > last_seq)
-                        )
-                        .order_by(AuditEntry.seq)
-                        .limit(BATCH)
-                        .objects()
-                    )
-                    for row in rows:
-                        moment = row.created_at.replace(tzinfo=dt.UTC).astimezone(zone)
-                        entity = f"{row.entity_type}:{row.entity_id}" if row.entity_type else ""
-                        writer.writerow([neutralise(str(v or "")) for v in (
-                            moment.isoformat(timespec="seconds"), row.action, row.name, row.email,
-                            entity, row.ip, row.hash)])
-                    yield encoder.encode(buffer.getvalue())
-                    buffer.seek(0)
-                    buffer.truncate()
-                    if len(rows) < BATCH:
-                        break
-                    last_seq = rows[-1].seq
+                yield from audit_csv(filters, dialect, zone)
         finally:
             if not self._db.is_closed():
                 self._db.close()

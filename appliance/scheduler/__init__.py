@@ -1,0 +1,1 @@
+"""Scheduled work (expiry, pruning, nightly audit exports), run exactly once across processes."""

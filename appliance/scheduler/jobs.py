@@ -1,0 +1,147 @@
+"""The scheduled jobs. Each takes the JobContext, does one bounded piece of work, and returns
+counts for the job record (never personal data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zlib
+import zoneinfo
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import peewee
+
+from appliance import envelopes, tenancy
+from appliance.client.crypto import encrypt_payload_stream
+from appliance.clock import Clock
+from appliance.models import (
+    AuditEntry,
+    AuditExport,
+    AuthSession,
+    ConsentForm,
+    Practice,
+    RateLimitHit,
+    VaultChallenge,
+)
+from appliance.services.audit import Audit, chain_of
+from appliance.services.audit_log import AuditFilter, audit_csv
+from appliance.storage import keys
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class JobContext:
+    database: peewee.Database
+    clock: Clock
+    audit: Audit
+    store: object
+
+
+def expire_consents(ctx: JobContext) -> dict:
+    """PENDING forms past their deadline become EXPIRED (reads treat them so already)."""
+    now, expired = ctx.clock.now(), 0
+    with tenancy.unscoped("expiry runs across all practices"):
+        while True:
+            due = list(
+                ConsentForm.select(ConsentForm.id, ConsentForm.practice_id)
+                .where(ConsentForm.status == "PENDING", ConsentForm.expires_at <= now)
+                .limit(BATCH)
+            )
+            for form in due:
+                with ctx.database.atomic():
+                    changed = ConsentForm.update(status="EXPIRED", updated_at=now).where(
+                        ConsentForm.id == form.id, ConsentForm.status == "PENDING"
+                    ).execute()
+                    if changed:
+                        ctx.audit.record("CONSENT_EXPIRED", ip=None, practice_id=form.practice_id,
+                                         entity_type="consent", entity_id=form.id)
+                        expired += changed
+            if len(due) < BATCH:
+                return {"expired": expired}
+
+
+def prune(ctx: JobContext) -> dict:
+    """Removes rows that only served a short while: rate-limit hits, ended sessions, challenges."""
+    now = ctx.clock.now()
+    with ctx.database.atomic(), tenancy.unscoped("pruning spans all practices"):
+        hits = RateLimitHit.delete().where(RateLimitHit.at < now - dt.timedelta(hours=1)).execute()
+        sessions = AuthSession.delete().where(
+            (AuthSession.expires_at < now - dt.timedelta(days=1))
+            | (AuthSession.revoked_at < now - dt.timedelta(days=1))
+        ).execute()
+        challenges = VaultChallenge.delete().where(
+            VaultChallenge.expires_at < now - dt.timedelta(hours=1)
+        ).execute()
+    return {"rateLimitHits": hits, "sessions": sessions, "vaultChallenges": challenges}
+
+
+class _IteratorReader:
+    """A `read(size)` view of an iterator of byte chunks, for the object store's `put`."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            piece = next(self._chunks, None)
+            if piece is None:
+                break
+            self._buffer += piece
+        if size < 0:
+            size = len(self._buffer)
+        piece, self._buffer = self._buffer[:size], self._buffer[size:]
+        return piece
+
+
+def _gzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+    for chunk in chunks:
+        if out := compressor.compress(chunk):
+            yield out
+    yield compressor.flush()
+
+
+def export_practice_audit(ctx: JobContext, practice: Practice) -> int:
+    """Exports the entries since the last export as gzip CSV, encrypted to the practice key.
+
+    Only the practice can read it (zero knowledge holds for exports too). Returns the rows.
+    """
+    with tenancy.practice_scope(practice.id):
+        last = AuditExport.select().order_by(AuditExport.last_seq.desc()).first()
+        after = last.last_seq if last else 0
+        with tenancy.unscoped("the chain head"):
+            head = (AuditEntry.select(AuditEntry.seq, AuditEntry.hash)
+                    .where(AuditEntry.chain == chain_of(practice.id))
+                    .order_by(AuditEntry.seq.desc()).first())
+        if head is None or head.seq <= after:
+            return 0
+        export_id = uuid.uuid4()
+        key = keys.audit_export_key(practice.id, export_id)
+        zone = zoneinfo.ZoneInfo(practice.timezone)
+        plain = _gzip(audit_csv(AuditFilter(upto_seq=head.seq), "de", zone, after_seq=after))
+        wrapped, ciphertext = encrypt_payload_stream(
+            practice.public_key, plain, envelopes.PURPOSE_AUDIT_EXPORT
+        )
+        size = ctx.store.put(key, _IteratorReader(ciphertext))
+        try:
+            with ctx.database.atomic():
+                AuditExport.create(
+                    id=export_id, object_key=key, range_start=last.range_end if last else None,
+                    range_end=ctx.clock.now(), first_seq=after + 1, last_seq=head.seq,
+                    row_count=head.seq - after, head_hash=head.hash, size_bytes=size,
+                    wrapped_key=wrapped, created_at=ctx.clock.now(),
+                )
+        except Exception:
+            ctx.store.delete(key)  # no object without its row
+            raise
+        return head.seq - after
+
+
+def audit_exports(ctx: JobContext) -> dict:
+    with tenancy.unscoped("the nightly export visits every practice"):
+        practices = list(Practice.select())
+    rows = sum(export_practice_audit(ctx, practice) for practice in practices)
+    return {"practices": len(practices), "rows": rows}
