@@ -49,12 +49,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from appliance.migrator import MigrationError, migrate
+    """Runs as the owner role (database.owner_url) when one is configured; the role in
+    database.url then gets the application grants under row-level security."""
+    from urllib.parse import urlsplit
+
+    from appliance.db import open_database
+    from appliance.migrator import MigrationError, upgrade
 
     settings = _settings()
-    database = _database(settings)
+    owner_url = settings.database.owner_url or settings.database_url
+    app_user = urlsplit(settings.database_url).username
+    app_role = app_user if settings.database.owner_url and app_user != urlsplit(owner_url).username \
+        else None
+    database = open_database(owner_url, pool_size=2, connect_timeout=settings.database.connect_timeout)
     try:
-        applied = migrate(database, target=args.target)
+        applied = upgrade(database, app_role=app_role, target=args.target)
     except MigrationError as exc:
         print(f"appliance: {exc}", file=sys.stderr)
         return 1

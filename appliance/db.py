@@ -8,8 +8,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase
 
+from appliance import tenancy
+
 #: Errors that mean "the database is not reachable or busy right now", answered with 503.
 UNAVAILABLE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+
+
+class TenantScopedPostgres(PooledPostgresqlDatabase):
+    """Pooled PostgreSQL whose every statement carries the current tenancy scope, so that the
+    row-level security policies (appliance.isolation) see what the code sees."""
+
+    def execute_sql(self, sql, params=None):
+        return super().execute_sql(tenancy.postgres_scope_sql() + sql, params)
 
 
 def engine_of(database: peewee.Database) -> str:
@@ -40,7 +50,7 @@ def open_database(url: str, *, pool_size: int = 10, connect_timeout: int = 5) ->
         )
     if parts.scheme in ("postgresql", "postgres"):
         options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        return PooledPostgresqlDatabase(
+        return TenantScopedPostgres(
             unquote(parts.path.lstrip("/")),
             user=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,

@@ -13,14 +13,14 @@ from appliance.app import create_app
 from appliance.client.api import StaffClient
 from appliance.client.in_process import InProcessSession
 from appliance.db import open_database
-from appliance.migrator import migrate
+from appliance.migrator import upgrade
 from appliance.settings import Settings
 from appliance.storage import open_store
 
 
 def create_demo(settings: Settings) -> dict[str, str]:
     database = open_database(settings.database_url, pool_size=2)
-    migrate(database)
+    upgrade(database)
     app = create_app(settings, database, store=open_store(settings))
     staff = StaffClient("http://in-process", session=InProcessSession(app))
     suffix = secrets.token_hex(3)

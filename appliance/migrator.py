@@ -162,3 +162,15 @@ def pending(database: peewee.Database) -> list[Migration]:
         return available(engine)
     done = applied(database)
     return [m for m in available(engine) if m.version not in done]
+
+
+def upgrade(database: peewee.Database, *, app_role: str | None = None,
+            target: int | None = None) -> list[Migration]:
+    """What `appliance migrate` does: the migrations, then (PostgreSQL) row-level security and
+    the application role's grants, re-applied every time so new tables are covered."""
+    from appliance.isolation import apply_row_security
+
+    applied_now = migrate(database, target=target)
+    if engine_of(database) == "postgresql":
+        apply_row_security(database, app_role)
+    return applied_now

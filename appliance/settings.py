@@ -52,6 +52,7 @@ class ServerSection:
 @dataclass(frozen=True)
 class DatabaseSection:
     url: str = ""
+    owner_url: str = ""
     pool_size: int = 10
     connect_timeout: int = 5
 
@@ -230,6 +231,10 @@ def _validate(settings: Settings) -> list[str]:
     scheme = urlsplit(settings.database_url).scheme
     if scheme not in ("sqlite", "postgresql", "postgres"):
         problems.append("database.url: must start with sqlite:// or postgresql://")
+    owner = settings.database.owner_url
+    if owner and (scheme not in ("postgresql", "postgres")
+                  or urlsplit(owner).scheme not in ("postgresql", "postgres")):
+        problems.append("database.owner_url: only for PostgreSQL, with a postgresql:// database.url")
     if not 1 <= settings.database.pool_size <= 200:
         problems.append("database.pool_size: must be between 1 and 200")
     if not 60 <= auth.access_token_ttl <= 7 * 24 * 3600:

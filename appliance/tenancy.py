@@ -56,3 +56,19 @@ def current() -> uuid.UUID | None:
     if scope is None:
         raise TenancyError("tenant data accessed outside practice_scope/unscoped")
     return scope.practice_id
+
+
+def postgres_scope_sql() -> str:
+    """The statement that tells PostgreSQL's row-level security who is asking.
+
+    Prefixed to every statement (transaction-local settings), so the database enforces the
+    same scope as the code, statement by statement, even across savepoint rollbacks. The
+    practice id comes from a UUID object, never from text a client sent.
+    """
+    scope = _scope.get()
+    practice = str(scope.practice_id) if scope and scope.practice_id else ""
+    cross = "on" if scope and scope.practice_id is None else ""
+    return (
+        f"SELECT set_config('app.practice_id', '{practice}', true),"
+        f" set_config('app.cross_practice', '{cross}', true); "
+    )

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import falcon.testing
 import pytest
@@ -23,7 +24,7 @@ from appliance import settings as settings_module
 from appliance.app import create_app
 from appliance.clock import FixedClock
 from appliance.db import open_database
-from appliance.migrator import migrate
+from appliance.migrator import upgrade
 from appliance.models import database as database_proxy
 from tests.support.postgres import PostgresUnavailable, start_postgres
 
@@ -42,15 +43,31 @@ def pg_server():
 
 
 @pytest.fixture(scope="session")
-def pg_url(pg_server) -> str:
-    """One migrated database for the session; tests empty its tables before they run."""
+def pg_databases(pg_server) -> tuple[str, str]:
+    """One migrated database for the session, as (owner URL, application-role URL).
+
+    The owner (the suite's superuser) inspects and empties tables; the app under test connects
+    as a separate login role, so PostgreSQL's row-level security applies to it as in production.
+    """
     name = f"appliance_test_{secrets.token_hex(4)}"
+    role, password = f"appliance_app_{secrets.token_hex(4)}", secrets.token_hex(16)
     url = pg_server.create_database(name)
     database = open_database(url)
-    migrate(database)
+    database.execute_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    upgrade(database, app_role=role)
     database.close_all()
-    yield url
+    parts = urlsplit(url)
+    app_url = urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
+    yield url, app_url
     pg_server.drop_database(name)
+    cleanup = open_database(pg_server.maintenance_url)
+    cleanup.execute_sql(f"DROP ROLE IF EXISTS {role}")
+    cleanup.close_all()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_databases) -> str:
+    return pg_databases[0]
 
 
 def _truncate(database) -> None:
@@ -72,13 +89,21 @@ def database_url(engine, request, tmp_path) -> str:
 
 
 @pytest.fixture
+def app_database_url(engine, request, database_url) -> str:
+    """What the app under test connects with: on PostgreSQL the application role."""
+    if engine == "postgresql":
+        return request.getfixturevalue("pg_databases")[1]
+    return database_url
+
+
+@pytest.fixture
 def database(engine, database_url):
     database = open_database(database_url, pool_size=40)
     database_proxy.initialize(database)  # so tests can inspect rows through the models
     if engine == "postgresql":
         _truncate(database)
     else:
-        migrate(database)
+        upgrade(database)
     yield database
     if engine == "postgresql":
         database.close_all()
@@ -103,15 +128,21 @@ def make_settings(tmp_path: Path, database_url: str = "", **sections) -> setting
 
 
 @pytest.fixture
-def settings(tmp_path, database_url) -> settings_module.Settings:
-    return make_settings(tmp_path, database_url)
+def settings(tmp_path, app_database_url) -> settings_module.Settings:
+    return make_settings(tmp_path, app_database_url)
 
 
 @pytest.fixture
-def app(settings, database, clock):
+def app(settings, database, database_url, app_database_url, clock):
+    """The app in-process, on its own connection as the application role (RLS applies)."""
     from appliance.storage import open_store
 
-    return create_app(settings, database, store=open_store(settings), clock=clock)
+    app_database = database if app_database_url == database_url else open_database(
+        app_database_url, pool_size=40
+    )
+    yield create_app(settings, app_database, store=open_store(settings), clock=clock)
+    if app_database is not database:
+        app_database.close_all()
 
 
 @pytest.fixture
@@ -181,13 +212,14 @@ def server_env(tmp_path: Path, database_url: str, port: int, **extra: str) -> di
 
 
 @pytest.fixture
-def live_server(tmp_path, database_url, database):
-    """Starts `appliance serve` with 2 workers on the test database (already migrated)."""
+def live_server(tmp_path, app_database_url, database):
+    """Starts `appliance serve` with 2 workers on the test database (already migrated), as the
+    application role on PostgreSQL."""
     servers: list[LiveServer] = []
 
     def start(**extra: str) -> LiveServer:
         port = free_port()
-        server = LiveServer(server_env(tmp_path, database_url, port, **extra), port,
+        server = LiveServer(server_env(tmp_path, app_database_url, port, **extra), port,
                             tmp_path / f"serve-{port}.log")
         servers.append(server)
         return server
@@ -195,3 +227,17 @@ def live_server(tmp_path, database_url, database):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """SeaweedFS `weed mini` on 127.0.0.1 for the session (tests/support/s3.py); a test that
+    stops it must start it again (`tests.support.s3.stopped`)."""
+    from tests.support.s3 import SeaweedUnavailable, start_seaweed
+
+    try:
+        server = start_seaweed()
+    except SeaweedUnavailable as exc:
+        pytest.exit(f"SeaweedFS is needed for the S3 tests: {exc}", returncode=3)
+    yield server
+    server.close()
