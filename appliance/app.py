@@ -56,7 +56,9 @@ def create_app(
     app = falcon.App(
         middleware=[
             RequestContext(resolver, database, settings.server.max_body_bytes),
-            AccessControl(operations, services.sessions, services.limiter, settings.server.max_body_bytes),
+            AccessControl(operations, services.sessions, services.limiter, settings.server.max_body_bytes,
+                          plan_gate=services.plan_enforcement,
+                          public_entry_header=settings.server.public_entry_header),
         ],
     )
     app.req_options.strip_url_path_trailing_slash = True

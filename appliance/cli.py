@@ -48,19 +48,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
-    """Runs as the owner role (database.owner_url) when one is configured; the role in
-    database.url then gets the application grants under row-level security."""
+def _owner_and_app_role(settings: settings_module.Settings) -> tuple[str, str | None]:
+    """The owner role's URL (database.owner_url, else database.url) and, when the role in
+    database.url is another one, that application role, which gets the grants under RLS."""
     from urllib.parse import urlsplit
 
-    from appliance.db import open_database
-    from appliance.migrator import MigrationError, upgrade
-
-    settings = _settings()
     owner_url = settings.database.owner_url or settings.database_url
     app_user = urlsplit(settings.database_url).username
     app_role = app_user if settings.database.owner_url and app_user != urlsplit(owner_url).username \
         else None
+    return owner_url, app_role
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Runs as the owner role (database.owner_url) when one is configured; the role in
+    database.url then gets the application grants under row-level security."""
+    from appliance.db import open_database
+    from appliance.migrator import MigrationError, upgrade
+
+    settings = _settings()
+    owner_url, app_role = _owner_and_app_role(settings)
     database = open_database(owner_url, pool_size=2, connect_timeout=settings.database.connect_timeout)
     try:
         applied = upgrade(database, app_role=app_role, target=args.target)
@@ -127,16 +134,16 @@ def cmd_gdt_import(args: argparse.Namespace) -> int:
     """One import run over the GDT exchange directories; exit 1 when one could not be read."""
     import uuid
 
-    from appliance.clock import SystemClock
-    from appliance.mail import open_mailer
-    from appliance.models import database as database_proxy
-    from appliance.services.container import build_services
-
     try:
         practice_id = uuid.UUID(args.practice) if args.practice else None
     except ValueError:
         print("appliance: --practice must be a practice id (UUID)", file=sys.stderr)
         return 2
+    from appliance.clock import SystemClock
+    from appliance.mail import open_mailer
+    from appliance.models import database as database_proxy
+    from appliance.services.container import build_services
+
     settings = _settings()
     database = _database(settings)
     database_proxy.initialize(database)
@@ -160,17 +167,15 @@ def _scheduler(settings: settings_module.Settings):
     import zoneinfo
 
     from appliance.clock import SystemClock
+    from appliance.mail import open_mailer
     from appliance.models import database as database_proxy
-    from appliance.scheduler.jobs import JobContext
     from appliance.scheduler.schedule import Scheduler
-    from appliance.services.audit import Audit
-    from appliance.storage import open_store
+    from appliance.services.container import build_services
 
     database = _database(settings)
     database_proxy.initialize(database)
-    clock = SystemClock()
-    ctx = JobContext(database, clock, Audit(database, clock), open_store(settings))
-    return Scheduler(ctx, zoneinfo.ZoneInfo(settings.app.timezone))
+    services = build_services(settings, database, SystemClock(), None, open_mailer(settings))
+    return Scheduler(services, zoneinfo.ZoneInfo(settings.app.timezone))
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
@@ -197,6 +202,47 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     for run in recent_runs(args.limit):
         print(f"{isoformat(run.started_at)}  {run.job:<16} {run.run_key:<17} "
               f"{run.outcome or 'running':<8} attempts={run.attempts} {run.counts}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Exit status 1 when no complete backup was written, so the timer's unit fails visibly."""
+    from pathlib import Path
+
+    from appliance.backup import BackupError, create_backup, prune
+    from appliance.storage import StoreError, open_store
+
+    settings = _settings()
+    try:
+        summary = create_backup(_owner_and_app_role(settings)[0], open_store(settings), Path(args.to))
+        removed = prune(Path(args.to), args.keep_days) if args.keep_days is not None else []
+    except (BackupError, StoreError, OSError) as exc:
+        print(f"appliance: backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup {summary.path}: {sum(summary.rows.values())} rows in {len(summary.rows)} tables, "
+          f"{summary.objects} objects ({summary.object_bytes} bytes)")
+    for path in removed:
+        print(f"removed {path} (older than {args.keep_days} days)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Only into an empty database and store: it never merges with or overwrites data."""
+    from pathlib import Path
+
+    from appliance.backup import BackupError, restore_backup
+    from appliance.migrator import MigrationError
+    from appliance.storage import StoreError, open_store
+
+    settings = _settings()
+    owner_url, app_role = _owner_and_app_role(settings)
+    try:
+        summary = restore_backup(Path(args.source), owner_url, open_store(settings), app_role)
+    except (BackupError, MigrationError, StoreError, OSError) as exc:
+        print(f"appliance: restore failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {summary.path}: {sum(summary.rows.values())} rows in {len(summary.rows)} tables, "
+          f"{summary.objects} objects ({summary.object_bytes} bytes)")
     return 0
 
 
@@ -249,6 +295,14 @@ def parser() -> argparse.ArgumentParser:
     gdt_import = gdt.add_parser("import", help="import the requests the PVS left in the exchange directories")
     gdt_import.add_argument("--practice", help="import only for this practice")
     gdt_import.set_defaults(run=cmd_gdt_import)
+    backup = commands.add_parser("backup", help="back up the database and every object into a new directory")
+    backup.add_argument("--to", required=True, metavar="DIR", help="where backups live (one directory each)")
+    backup.add_argument("--keep-days", type=int, metavar="N", help="then remove backups older than N days"
+                        " (the newest always stays)")
+    backup.set_defaults(run=cmd_backup)
+    restore = commands.add_parser("restore", help="restore a backup into an empty database and store")
+    restore.add_argument("--from", dest="source", required=True, metavar="DIR", help="one backup directory")
+    restore.set_defaults(run=cmd_restore)
     return root
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from appliance.resources import analytics as analytics_resources
 from appliance.resources import audit, auth, consent, health, patients, practice, settings, treatment
+from appliance.resources import billing as billing_resources
+from appliance.resources import gdt as gdt_resources
+from appliance.resources import logo as logo_resources
+from appliance.resources import photos as photo_resources
 from appliance.resources import team as team_resources
 from appliance.resources.openapi import OpenApi
 from appliance.services.container import Services
@@ -43,6 +48,7 @@ def build_routes(services: Services) -> list[Route]:
         Route("/api/consent", consent.ConsentCollection(consents)),
         Route("/api/consent/practice", consent.ConsentList(consents)),
         Route("/api/consent/practice/{id:uuid}", consent.ConsentItem(consents)),
+        Route("/api/consent/practice/{id:uuid}/link", consent.ConsentLink(consents)),
         Route("/api/consent/{token}", consent.PublicConsent(consents)),
         Route("/api/consent/{token}/submit", consent.PublicSubmit(consents)),
         Route("/api/consent/{token}/withdraw", consent.PublicWithdraw(consents)),
@@ -51,6 +57,8 @@ def build_routes(services: Services) -> list[Route]:
         Route("/api/audit/export", audit.AuditExport(services.audit_log)),
         Route("/api/audit/verify", audit.AuditVerify(services.audit_log)),
         Route("/api/audit/vault-event", audit.VaultEvent(services.audit_log)),
+        Route("/api/audit/exports", audit.AuditExports(services.audit_log)),
+        Route("/api/audit/exports/{id:uuid}/download", audit.AuditExportDownload(services.audit_log)),
         Route("/api/treatment-plans", treatment.PlanCollection(services.treatment_plans)),
         Route("/api/treatment-plans/patient/{patient_id:uuid}",
               treatment.PatientPlans(services.treatment_plans)),
@@ -66,4 +74,22 @@ def build_routes(services: Services) -> list[Route]:
         Route("/api/team/invites/{id:uuid}/resend", team_resources.InviteResend(services.team)),
         Route("/api/team/invite/{token}", team_resources.PublicInvite(services.team)),
         Route("/api/team/invite/{token}/accept", team_resources.PublicAccept(services.team)),
+        Route("/api/gdt/generate", gdt_resources.GdtGenerate(services.gdt)),
+        Route("/api/gdt/settings", gdt_resources.GdtSettings(services.gdt)),
+        Route("/api/photos", photo_resources.PhotoCollection(services.photos)),
+        Route("/api/photos/patient/{patient_id:uuid}", photo_resources.PatientPhotos(services.photos)),
+        Route("/api/photos/{id:uuid}", photo_resources.PhotoItem(services.photos)),
+        Route("/api/photos/{id:uuid}/download", photo_resources.PhotoDownload(services.photos)),
+        Route("/api/photos/{id:uuid}/consent", photo_resources.PhotoConsent(services.photos)),
+        Route("/api/settings/logo", logo_resources.SettingsLogo(services.logo)),
+        Route("/api/public/logo/{id:uuid}", logo_resources.PublicLogo(services.logo)),
+        Route("/api/billing/subscription", billing_resources.BillingSubscription(services.billing)),
+        Route("/api/billing/checkout", billing_resources.BillingCheckout(services.billing)),
+        Route("/api/billing/portal", billing_resources.BillingPortal(services.billing)),
+        Route("/api/billing/webhook", billing_resources.BillingWebhook(services.billing)),
+        Route("/api/analytics/overview", analytics_resources.Overview(services.analytics)),
+        Route("/api/analytics/by-type", analytics_resources.ByType(services.analytics)),
+        Route("/api/analytics/by-period", analytics_resources.ByPeriod(services.analytics)),
+        Route("/api/analytics/conversion", analytics_resources.Conversion(services.analytics)),
+        Route("/api/analytics/revenue", analytics_resources.Revenue(services.analytics)),
     ]

@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import re
 import secrets
 import tomllib
 import typing
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 DEFAULT_CONFIG_PATH = "/etc/appliance/appliance.toml"
 ENV_PREFIX = "APPLIANCE_"
 MIN_SECRET_LENGTH = 32
+HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
 
 class ConfigError(Exception):
@@ -47,6 +49,9 @@ class ServerSection:
     trusted_proxies: list[str] = field(default_factory=list)
     max_body_bytes: int = 1_048_576
     timeout: int = 60
+    #: Header the reverse proxy sets to "public" on its internet-facing server block; such
+    #: requests reach only the patient operations (appliance.http.entry). Empty: no check.
+    public_entry_header: str = "X-Appliance-Entry"
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,36 @@ class GdtSection:
 
 
 @dataclass(frozen=True)
+class BillingSection:
+    """Stripe subscriptions; without stripe_secret_key billing is off (no limits, no checks)."""
+
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    #: Empty: Stripe's own API address. Tests and proxies point it elsewhere.
+    stripe_api_base: str = ""
+    price_starter_monthly: str = ""
+    price_starter_yearly: str = ""
+    price_professional_monthly: str = ""
+    price_professional_yearly: str = ""
+    price_enterprise_monthly: str = ""
+    price_enterprise_yearly: str = ""
+    success_url: str = ""
+    cancel_url: str = ""
+    portal_return_url: str = ""
+    request_timeout: int = 10
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.stripe_secret_key)
+
+    @property
+    def prices(self) -> dict[str, str]:
+        """Configured price ids by setting name (`price_starter_monthly` -> `price_...`)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name.startswith("price_") and getattr(self, f.name)}
+
+
+@dataclass(frozen=True)
 class Settings:
     app: AppSection = field(default_factory=AppSection)
     server: ServerSection = field(default_factory=ServerSection)
@@ -110,6 +145,7 @@ class Settings:
     smtp: SmtpSection = field(default_factory=SmtpSection)
     log: LogSection = field(default_factory=LogSection)
     gdt: GdtSection = field(default_factory=GdtSection)
+    billing: BillingSection = field(default_factory=BillingSection)
 
     @property
     def production(self) -> bool:
@@ -223,6 +259,8 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("server.threads: must be between 1 and 64")
     if not 1024 <= server.max_body_bytes <= 64 * 1024 * 1024:
         problems.append("server.max_body_bytes: must be between 1024 and 67108864")
+    if server.public_entry_header and not HEADER_NAME.fullmatch(server.public_entry_header):
+        problems.append("server.public_entry_header: must be an HTTP header name (letters, digits, '-')")
     for proxy in server.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
@@ -269,6 +307,40 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("log.level: must be DEBUG, INFO, WARNING or ERROR")
     if settings.gdt.exchange_root and not os.path.isabs(settings.gdt.exchange_root):
         problems.append("gdt.exchange_root: must be an absolute path")
+    problems += _billing_problems(settings.billing, settings.production)
+    return problems
+
+
+def _billing_problems(billing: BillingSection, production: bool) -> list[str]:
+    problems: list[str] = []
+    if bool(billing.stripe_secret_key) != bool(billing.stripe_webhook_secret):
+        problems.append("billing.stripe_webhook_secret: stripe_secret_key and stripe_webhook_secret"
+                        " are set together or not at all")
+    if billing.stripe_secret_key and not billing.stripe_secret_key.startswith(("sk_", "rk_")):
+        problems.append("billing.stripe_secret_key: must be a Stripe secret key (sk_... or rk_...)")
+    if billing.stripe_webhook_secret and not billing.stripe_webhook_secret.startswith("whsec_"):
+        problems.append("billing.stripe_webhook_secret: must be a webhook signing secret (whsec_...)")
+    urls = ["stripe_api_base", "success_url", "cancel_url", "portal_return_url"]
+    for key in urls:
+        value = getattr(billing, key)
+        if not value:
+            if billing.enabled and key != "stripe_api_base":
+                problems.append(f"billing.{key}: required when billing is enabled")
+            continue
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(f"billing.{key}: must be an absolute http(s) URL")
+        elif production and parts.scheme != "https":
+            problems.append(f"billing.{key}: must use https in production")
+    if billing.enabled and not billing.prices:
+        problems.append("billing.price_starter_monthly: billing needs at least one price id")
+    seen: set[str] = set()
+    for key, price in billing.prices.items():
+        if price in seen:
+            problems.append(f"billing.{key}: this price id is already used for another plan or interval")
+        seen.add(price)
+    if not 1 <= billing.request_timeout <= 120:
+        problems.append("billing.request_timeout: must be between 1 and 120 seconds")
     return problems
 
 

@@ -68,7 +68,10 @@ def _connection_loop(port: int, barrier: threading.Barrier, duration: float, lim
                      latencies: list[float], errors: list[str]) -> None:
     """One keep-alive connection: GET as fast as answers come until the deadline or the limit."""
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
-    conn.connect()
+    try:
+        conn.connect()
+    except OSError as exc:
+        errors.append(f"connect: {exc}")  # the loop retries; never leave the barrier waiting
     barrier.wait()
     deadline = time.monotonic() + duration
     sent = 0
@@ -133,6 +136,7 @@ def load(pool: Pool, processes: int, port: int, args: argparse.Namespace, durati
 
 
 def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
@@ -215,14 +219,19 @@ def start_servers(tmp: Path, args: argparse.Namespace, servers: list[Server]) ->
 
 
 def report(results: list[Result]) -> None:
+    """Prints the table and the appliance/bare ratios (above 1x: the appliance is slower for p50/p99)."""
     print(f"\n{'server':<10} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for r in results:
         print(f"{r.name:<10} {r.requests:>9} {r.rate:>9.0f} {r.percentile(50):>8.2f} "
               f"{r.percentile(99):>8.2f} {r.errors:>7}")
     app, bare = results
-    print(f"\nappliance/bare: req/s {app.rate / bare.rate:.2f}x, "
-          f"p50 {app.percentile(50) / bare.percentile(50):.2f}x, "
-          f"p99 {app.percentile(99) / bare.percentile(99):.2f}x")
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}x" if b else "n/a"
+
+    print(f"\nappliance/bare: req/s {ratio(app.rate, bare.rate)}, "
+          f"p50 {ratio(app.percentile(50), bare.percentile(50))}, "
+          f"p99 {ratio(app.percentile(99), bare.percentile(99))}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 for server, total in zip(servers, results, strict=True):
                     phase = load(pool, processes, server.port, args, args.duration / args.rounds)
                     print(f"  round {turn + 1} {server.name:<9} {phase.requests:>7} requests "
-                          f"in {phase.seconds:.2f} s")
+                          f"in {phase.seconds:.2f} s ({phase.rate:.0f} req/s)")
                     total.latencies_ms += phase.latencies_ms
                     total.errors += phase.errors
                     total.seconds += phase.seconds

@@ -241,3 +241,14 @@ def s3_server():
         pytest.exit(f"SeaweedFS is needed for the S3 tests: {exc}", returncode=3)
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def stripe_stub():
+    """Stripe offline for the session: localstripe plus a stand-in for Checkout and Portal
+    sessions, on 127.0.0.1 (tests/support/stripe_stub.py)."""
+    from tests.support.stripe_stub import StripeStub
+
+    stub = StripeStub()
+    yield stub
+    stub.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from collections.abc import Callable
 
 import pytest
@@ -75,7 +76,7 @@ def test_register_refuses_bad_input(client, change, field):
 @pytest.mark.parametrize("body", [[], "text", 7, None])
 def test_a_body_that_is_not_an_object_is_refused(client, body):
     before = row_counts()
-    result = client.simulate_post("/api/auth/register", body=__import__("json").dumps(body),
+    result = client.simulate_post("/api/auth/register", body=json.dumps(body),
                                   headers={"Content-Type": "application/json"})
     assert_refused(result, "(body)")
     assert row_counts() == before

@@ -10,6 +10,7 @@ import pytest
 from appliance import tenancy
 from appliance.client.api import ApiError, Identity, PatientClient, StaffClient
 from appliance.models import Patient
+from tests.support.consent import raw_dump
 
 SIGNATURE_PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 IDENTITY = Identity("Jürgen", "Müller-Lüdenscheidt", "1980-02-29", email="jm@example.de")
@@ -21,16 +22,6 @@ ANSWERS = {
     "previousBotulinum": "2024, Glabella",
     "treatmentAreas": ["GLABELLA", "FOREHEAD"],
 }
-
-
-def _raw_dump(database) -> bytes:
-    """Every value of every table, as bytes, for searching plaintext."""
-    dump = []
-    for table in database.get_tables():
-        for row in database.execute_sql(f"SELECT * FROM {table}").fetchall():
-            for value in row:
-                dump.append(value if isinstance(value, bytes) else str(value).encode())
-    return b"\n".join(bytes(v) for v in dump)
 
 
 @pytest.fixture
@@ -76,7 +67,7 @@ def test_practice_to_patient_to_staff_reading_the_answers(server, staff, databas
     }
     assert [c["status"] for c in record["consents"]] == ["SIGNED"]
 
-    dump = _raw_dump(database)
+    dump = raw_dump(database)
     for secret in ("Jürgen", "Müller", "Lüdenscheidt", "1980-02-29", "jm@example.de",
                    "Penicillin", "Ibuprofen", "Glabella", "vault-passwort-123"):
         assert secret.encode() not in dump, f"{secret!r} is stored in clear"

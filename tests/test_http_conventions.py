@@ -168,3 +168,21 @@ def test_pagination_parameters_are_validated(client):
         with pytest.raises(falcon.HTTPError) as caught:
             page_of(Req(**bad))
         assert caught.value.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("value", "schema"),
+    [
+        ("DE\n", {"type": "string", "pattern": "^[A-Z]{2}$"}),
+        ("a@x.de\r\nBcc: b@y.de", {"type": "string", "format": "email"}),
+        ("a b@x.de", {"type": "string", "format": "email"}),
+    ],
+)
+def test_schema_checks_are_strict_about_newlines_and_mailboxes(value, schema):
+    from appliance.http.body import validate
+
+    with pytest.raises(falcon.HTTPError) as caught:
+        validate({"v": value}, {"type": "object", "properties": {"v": schema}})
+    assert caught.value.status_code == 400
+    assert validate({"v": "DE" if "pattern" in schema else "a@x.de"},
+                    {"type": "object", "properties": {"v": schema}})

@@ -14,11 +14,12 @@ import pytest
 
 from appliance import tenancy
 from appliance.client.api import StaffClient
-from appliance.models import AuditEntry, AuditExport, ConsentForm, JobRun, RateLimitHit
+from appliance.mail import DisabledMailer
+from appliance.models import AuditEntry, AuditExport, ConsentForm, JobRun, RateLimitHit, TeamInvite
 from appliance.scheduler import jobs
 from appliance.scheduler.runner import JobRunner
 from appliance.scheduler.schedule import JOBS, Scheduler, run_key, trigger
-from appliance.services.audit import Audit
+from appliance.services.container import build_services
 from appliance.storage import open_store
 from tests.conftest import ROOT
 from tests.support.api import auth_header, founder
@@ -28,7 +29,7 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 
 @pytest.fixture
 def ctx(database, clock, settings):
-    return jobs.JobContext(database, clock, Audit(database, clock), open_store(settings))
+    return build_services(settings, database, clock, open_store(settings), DisabledMailer())
 
 
 def _pending_consent(client, admin) -> str:
@@ -138,9 +139,9 @@ def open_store_object(ctx, export) -> bytes:
     return ctx.store.get(row.object_key).read_all()
 
 
+@pytest.mark.parametrize("nightly", [job for job in JOBS if job.daily], ids=lambda job: job.name)
 @pytest.mark.parametrize("start", [dt.datetime(2026, 3, 27), dt.datetime(2026, 10, 23)])
-def test_daylight_saving_changes_neither_skip_nor_double_the_nightly_run(start):
-    nightly = next(job for job in JOBS if job.daily)
+def test_daylight_saving_changes_neither_skip_nor_double_the_nightly_run(start, nightly):
     cron = trigger(nightly, BERLIN)
     fire = start.replace(tzinfo=BERLIN)
     seen = []
@@ -150,7 +151,8 @@ def test_daylight_saving_changes_neither_skip_nor_double_the_nightly_run(start):
     keys = [run_key(nightly, f.astimezone(dt.UTC).replace(tzinfo=None), BERLIN) for f in seen]
     days = [(start.date() + dt.timedelta(days=i)).isoformat() for i in range(6)]
     assert keys == days
-    assert all((f.hour, f.minute) == (4, 15) for f in seen)
+    wanted = (int(nightly.cron["hour"]), int(nightly.cron["minute"]))
+    assert all((f.hour, f.minute) == wanted for f in seen)
 
 
 def test_the_scheduler_runs_every_job_in_process(ctx, clock):
@@ -159,3 +161,17 @@ def test_the_scheduler_runs_every_job_in_process(ctx, clock):
     assert scheduler.run_all_once() == {job.name: None for job in JOBS}
     clock.advance(minutes=5)
     assert scheduler.run_all_once()["expire-consents"] == "ok"
+
+
+def test_old_invites_are_purged_with_their_addresses(client, ctx, clock):
+    admin = founder(client)
+    invited = client.simulate_post("/api/team/invite", json={"email": "neu@praxis.example",
+                                                             "role": "ARZT"},
+                                   headers=auth_header(admin.token))
+    assert invited.status_code == 201, invited.text
+    clock.advance(days=30)
+    assert jobs.purge_invites(ctx) == {"invitesRemoved": 0}  # expired after 7 days, kept 30 more
+    clock.advance(days=8)
+    assert jobs.purge_invites(ctx) == {"invitesRemoved": 1}
+    with tenancy.unscoped("test"):
+        assert TeamInvite.select().count() == 0

@@ -48,11 +48,13 @@ def test_problems_name_the_key(tmp_path):
     [
         ({"app": {"timezone": "Mars/Olympus"}}, "app.timezone"),
         ({"server": {"bind": "nowhere"}}, "server.bind"),
+        ({"server": {"public_entry_header": "X Entry:"}}, "server.public_entry_header"),
         ({"server": {"trusted_proxies": ["10.0.0.0/33"]}}, "server.trusted_proxies"),
         ({"database": {"url": "mysql://x"}}, "database.url"),
         ({"storage": {"backend": "ftp"}}, "storage.backend"),
         ({"smtp": {"host": "mail.local"}}, "smtp.sender"),
         ({"auth": {"sync_secret": "short"}}, "auth.sync_secret"),
+        ({"gdt": {"exchange_root": "relative/gdt"}}, "gdt.exchange_root"),
     ],
 )
 def test_invalid_values_are_refused(tmp_path, data, problem):

@@ -14,15 +14,18 @@ opens the practice secret key; identities and answers are sealed to the practice
 from __future__ import annotations
 
 import base64
+import gzip
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 from nacl.public import PrivateKey
 
 from appliance import envelopes
 from appliance.client import crypto
+from appliance.client.multipart import MultipartBody, ciphertext_size
 
 IDENTITY_FIELDS = {
     "firstName": "encryptedFirstName",
@@ -67,6 +70,21 @@ def sealed_identity(public_key: str, lookup_salt: str, identity: Identity) -> di
     return body
 
 
+#: The field name sealed into a photo's metadata (docs/crypto.md, sealed values).
+PHOTO_METADATA_FIELD = "photo.metadata"
+
+
+def _photo_answer(response: requests.Response) -> dict:
+    """The JSON of a raw (non-`call`) photo request, or its ApiError."""
+    if response.status_code >= 400:
+        try:
+            error = response.json()["error"]
+        except (ValueError, KeyError, TypeError):
+            error = {"code": "http_error", "message": response.text[:200]}
+        raise ApiError(response.status_code, error["code"], error["message"], error.get("details"))
+    return response.json()
+
+
 class _Http:
     def __init__(self, base_url: str, session: requests.Session | None = None, timeout: float = 30):
         self.base_url = base_url.rstrip("/")
@@ -74,8 +92,9 @@ class _Http:
         self.timeout = timeout
         self.token: str | None = None
 
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def call(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
+             **params: Any) -> Any:
+        headers = {**({"Authorization": f"Bearer {self.token}"} if self.token else {}), **(headers or {})}
         response = self.http.request(
             method, self.base_url + path, json=body, headers=headers, timeout=self.timeout,
             params={k: v for k, v in params.items() if v is not None} or None,
@@ -177,6 +196,11 @@ class StaffClient(_Http):
     def list_consents(self, **filters: Any) -> dict:
         return self.call("GET", "/api/consent/practice", **filters)
 
+    def new_consent_link(self, consent_id: str, patient_email: str | None = None) -> dict:
+        """A fresh link for a pending form; the old one stops working."""
+        body = {"patientEmail": patient_email} if patient_email else {}
+        return self.call("POST", f"/api/consent/practice/{consent_id}/link", body)
+
     def revoke_consent(self, token_or_id: str, reason: str | None = None) -> dict:
         return self.call("PATCH", f"/api/consent/{token_or_id}/revoke",
                          {"reason": reason} if reason else {})
@@ -198,6 +222,153 @@ class StaffClient(_Http):
         if changes:
             return self.call("PATCH", "/api/settings", changes)
         return self.call("GET", "/api/settings")
+
+    # ----- audit exports -----
+
+    def audit_exports(self) -> dict:
+        return self.call("GET", "/api/audit/exports")
+
+    def audit_export_csv(self, export: dict) -> str:
+        """Downloads a nightly export and opens it: decrypt with the vault key, then gunzip."""
+        response = self.http.get(f"{self.base_url}/api/audit/exports/{export['id']}/download",
+                                 headers={"Authorization": f"Bearer {self.token}"}, timeout=self.timeout)
+        if response.status_code != 200:
+            raise ApiError(response.status_code, "download_failed", response.text[:200])
+        packed = crypto.decrypt_payload(self._key(), export["wrappedKey"], response.content,
+                                        envelopes.PURPOSE_AUDIT_EXPORT)
+        return gzip.decompress(packed).decode("utf-8-sig")
+
+    # ----- treatment plans: the plan is JSON encrypted here, the server stores ciphertext -----
+
+    def _sealed_plan(self, patient_id: str, plan: dict) -> dict[str, str]:
+        """The plan bound to its patient: a reader refuses a ciphertext copied to another one."""
+        document = json.dumps({"v": 1, "patientId": patient_id, "plan": plan}, ensure_ascii=False,
+                              separators=(",", ":"))
+        wrapped_key, ciphertext = crypto.encrypt_payload(
+            self._practice()["publicKey"], document.encode(), envelopes.PURPOSE_TREATMENT_PLAN
+        )
+        return {"encryptedPlan": base64.b64encode(ciphertext).decode(), "wrappedKey": wrapped_key}
+
+    def create_plan(self, patient_id: str, consent_type: str, plan: dict, performed_at: str,
+                    consent_form_id: str | None = None, template_id: str | None = None) -> dict:
+        body = {"patientId": patient_id, "consentType": consent_type, "performedAt": performed_at,
+                **self._sealed_plan(patient_id, plan)}
+        if consent_form_id is not None:
+            body["consentFormId"] = consent_form_id
+        if template_id is not None:
+            body["templateId"] = template_id
+        return self.call("POST", "/api/treatment-plans", body)
+
+    def get_plan(self, plan_id: str) -> dict:
+        return self.call("GET", f"/api/treatment-plans/{plan_id}")
+
+    def list_plans(self, patient_id: str, page: int = 1, limit: int = 50) -> dict:
+        return self.call("GET", f"/api/treatment-plans/patient/{patient_id}", page=page, limit=limit)
+
+    def update_plan(self, record: dict, plan: dict, **changes: Any) -> dict:
+        """Replaces the plan of `record` (as read, with its version) and the API fields in
+        `changes` (performedAt, consentType, consentFormId, templateId). A 412 means someone
+        else saved first: read it again, decrypt, apply the change and retry."""
+        body = {**changes, **self._sealed_plan(record["patientId"], plan)}
+        return self.call("PATCH", f"/api/treatment-plans/{record['id']}", body,
+                         headers={"If-Match": f'"{record["version"]}"'})
+
+    def delete_plan(self, plan_id: str) -> dict:
+        return self.call("DELETE", f"/api/treatment-plans/{plan_id}")
+
+    def decrypt_plan(self, record: dict) -> dict:
+        """The clear plan of a record from get_plan, with the unlocked vault."""
+        plain = crypto.decrypt_payload(
+            self._key(), record["wrappedKey"], base64.b64decode(record["encryptedPlan"]),
+            envelopes.PURPOSE_TREATMENT_PLAN,
+        )
+        document = json.loads(plain)
+        if document.get("v") != 1:
+            raise ValueError("unsupported treatment plan version")
+        if document.get("patientId") != record["patientId"]:
+            raise ValueError("this plan ciphertext belongs to another patient")
+        return document["plan"]
+
+    # ----- end of treatment plans -----
+
+    # ----- photos: encrypted here while the file is read; the server stores ciphertext -----
+
+    def upload_photo(self, patient_id: str, image: BinaryIO, photo_type: str, body_region: str,
+                     taken_at: str, *, consent_form_id: str | None = None,
+                     treatment_plan_id: str | None = None, photo_consent_granted: bool = False,
+                     metadata: Any = None) -> dict:
+        """Encrypts `image` (a binary file, read from its current position) as it streams out:
+        neither this client nor the server holds the photo whole. `metadata` (any JSON value,
+        e.g. a caption) is sealed to the practice key."""
+        public_key = self._practice()["publicKey"]
+        start = image.tell()
+        plain_size = image.seek(0, 2) - start
+        image.seek(start)
+        wrapped_key, chunks = crypto.encrypt_payload_stream(public_key, image, envelopes.PURPOSE_PHOTO)
+        optional = {"consentFormId": consent_form_id, "treatmentPlanId": treatment_plan_id,
+                    "encryptedMetadata": None if metadata is None
+                    else crypto.seal_field(public_key, PHOTO_METADATA_FIELD, metadata)}
+        fields = {"patientId": patient_id, "type": photo_type, "bodyRegion": body_region,
+                  "takenAt": taken_at, "wrappedKey": wrapped_key,
+                  "photoConsentGranted": "true" if photo_consent_granted else "false",
+                  **{name: value for name, value in optional.items() if value is not None}}
+        body = MultipartBody(fields, chunks, ciphertext_size(plain_size), "photo.enc")
+        response = self.http.post(f"{self.base_url}/api/photos", data=body, timeout=self.timeout,
+                                  headers={"Authorization": f"Bearer {self.token}",
+                                           "Content-Type": body.content_type})
+        return _photo_answer(response)
+
+    def list_photos(self, patient_id: str, **filters: Any) -> dict:
+        """Filters: type, bodyRegion, treatmentPlanId, page, limit."""
+        return self.call("GET", f"/api/photos/patient/{patient_id}", **filters)
+
+    def get_photo(self, photo_id: str) -> dict:
+        return self.call("GET", f"/api/photos/{photo_id}")
+
+    def photo_ciphertext(self, photo_id: str) -> Iterator[bytes]:
+        """The stored ciphertext, streamed; raises if fewer bytes arrive than announced."""
+        response = self.http.get(f"{self.base_url}/api/photos/{photo_id}/download", stream=True,
+                                 headers={"Authorization": f"Bearer {self.token}"}, timeout=self.timeout)
+        if response.status_code != 200:
+            _photo_answer(response)
+        expected = int(response.headers["Content-Length"])
+
+        def pieces() -> Iterator[bytes]:
+            received = 0
+            with response:
+                for piece in response.iter_content(envelopes.CHUNK_BYTES):
+                    received += len(piece)
+                    yield piece
+            if received != expected:
+                raise ApiError(502, "download_incomplete", f"got {received} of {expected} bytes")
+
+        return pieces()
+
+    def read_photo(self, photo_id: str, out: BinaryIO | None = None) -> bytes | None:
+        """Downloads and decrypts a photo: into `out` piece by piece, or returned whole. When it
+        raises, discard what was written: only a complete, authenticated stream is the photo."""
+        record = self.get_photo(photo_id)
+        plain = crypto.decrypt_payload_stream(self._key(), record["wrappedKey"],
+                                              self.photo_ciphertext(photo_id), envelopes.PURPOSE_PHOTO)
+        if out is None:
+            return b"".join(plain)
+        for piece in plain:
+            out.write(piece)
+        return None
+
+    def photo_metadata(self, record: dict) -> Any:
+        """The clear metadata of a photo record, or None."""
+        if not record.get("encryptedMetadata"):
+            return None
+        return crypto.open_field(self._key(), PHOTO_METADATA_FIELD, record["encryptedMetadata"])
+
+    def set_photo_consent(self, photo_id: str, granted: bool) -> dict:
+        return self.call("PATCH", f"/api/photos/{photo_id}/consent", {"photoConsentGranted": granted})
+
+    def delete_photo(self, photo_id: str) -> dict:
+        return self.call("DELETE", f"/api/photos/{photo_id}")
+
+    # ----- end of photos -----
 
 
 class PatientClient(_Http):

@@ -3,23 +3,44 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import falcon
 import jsonschema
+import jsonschema.validators
 
 from appliance.http.errors import ApiError, bad_request
 
+
+def _ecma_pattern(validator, pattern: str, instance: Any, schema: dict):
+    """`pattern` as JSON Schema means it: Python's `$` also matches before a final newline,
+    which would let "DE\n" through `^[A-Z]{2}$`; ECMA-262's `$` does not."""
+    if not isinstance(instance, str):
+        return
+    if not re.search(pattern, instance) or (pattern.endswith("$") and instance.endswith("\n")):
+        yield jsonschema.ValidationError(f"does not match {pattern!r}")
+
+
+Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator, {"pattern": _ecma_pattern}
+)
+#: One mailbox: no spaces or control characters, which would split or add mail headers.
+MAILBOX = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,253}")
+FORMATS = jsonschema.FormatChecker()
+FORMATS.checkers = dict(Validator.FORMAT_CHECKER.checkers)
+# Surrounding spaces are tolerated (the services trim them); line breaks never are.
+FORMATS.checks("email")(
+    lambda value: not isinstance(value, str) or bool(MAILBOX.fullmatch(value.strip(" ")))
+)
 _validators: dict[int, jsonschema.Draft202012Validator] = {}
 
 
 def _validator(schema: dict) -> jsonschema.Draft202012Validator:
     key = id(schema)
     if key not in _validators:
-        jsonschema.Draft202012Validator.check_schema(schema)
-        _validators[key] = jsonschema.Draft202012Validator(
-            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-        )
+        Validator.check_schema(schema)
+        _validators[key] = Validator(schema, format_checker=FORMATS)
     return _validators[key]
 
 
@@ -39,6 +60,8 @@ def _problem(error: jsonschema.ValidationError) -> dict[str, str]:
     if error.validator == "enum":
         allowed = ", ".join(map(str, error.validator_value))
         return {"field": path, "problem": f"must be one of {allowed}"}
+    if error.validator == "format":
+        return {"field": path, "problem": f"is not a valid {error.validator_value}"}
     if error.validator == "pattern":
         return {"field": path, "problem": "has an invalid format"}
     # Other messages quote the submitted value, which may be a password: name the rule only.

@@ -13,6 +13,7 @@ import falcon
 import peewee
 
 from appliance import tenancy
+from appliance.http import entry
 from appliance.http.client_ip import ClientIpResolver
 from appliance.http.errors import ApiError
 from appliance.http.operation import Operation
@@ -93,6 +94,12 @@ class RateLimiter(Protocol):
     def hit(self, bucket: str, client_ip: str) -> None: ...
 
 
+class PlanGate(Protocol):
+    """Billing's check of a staff request against the practice's plan; raises to refuse (402)."""
+
+    def gate(self, template: str, method: str, principal: Principal) -> None: ...
+
+
 class AccessControl:
     """The single gate: rate limit, authentication, role check and tenancy scope per route.
 
@@ -106,16 +113,23 @@ class AccessControl:
         authenticator: Authenticator,
         limiter: RateLimiter,
         max_body: int,
+        plan_gate: PlanGate | None = None,
+        public_entry_header: str = "",
     ):
         self._operations = operations
         self._auth = authenticator
         self._limiter = limiter
         self._max_body = max_body
+        self._plan_gate = plan_gate
+        self._public_entry_header = public_entry_header
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource, params):
         if resource is None:
             return
         op = self._operations.get((req.uri_template, req.method))
+        if (self._public_entry_header and entry.is_public_entry(req.get_header(self._public_entry_header))
+                and not entry.allowed_on_public_entry(req.uri_template, op)):
+            raise falcon.HTTPNotFound()  # the staff API does not exist on the internet entry
         if op is None:
             return  # Falcon's own responder answers: 405 with Allow, or OPTIONS
 
@@ -143,6 +157,10 @@ class AccessControl:
                 raise ApiError(403, "forbidden", "your role may not do this")
         req.context.principal = principal
         if principal is not None and principal.practice_id is not None:
+            if self._plan_gate is not None and op.auth == "user":
+                # Staff requests only (billing exempts its own routes); public ones never.
+                with tenancy.practice_scope(principal.practice_id):
+                    self._plan_gate.gate(req.uri_template, req.method, principal)
             scope = tenancy.practice_scope(principal.practice_id)
             scope.__enter__()
             req.context.tenant_scope = scope

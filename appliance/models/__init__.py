@@ -9,17 +9,50 @@ from appliance.models.accounts import (
     VaultChallenge,
 )
 from appliance.models.base import database
+from appliance.models.billing import Payment, StripeEvent, Subscription
 from appliance.models.consent import CONSENT_TYPES, SIGNED_STATUSES, ConsentForm, Patient
+from appliance.models.gdt import GdtImport, PracticeGdt
+from appliance.models.jobs import AuditExport, JobRun
+from appliance.models.photos import LOGO_TYPES, PHOTO_TYPES, ObjectCleanup, Photo, PracticeLogo
+from appliance.models.team import INVITE_STATUSES, TeamInvite
+from appliance.models.treatment import (
+    BODY_REGIONS,
+    DIAGRAM_TYPES,
+    DOSE_UNITS,
+    TECHNIQUES,
+    TreatmentPlan,
+    TreatmentTemplate,
+)
 
 __all__ = [
+    "BODY_REGIONS",
     "CONSENT_TYPES",
+    "DIAGRAM_TYPES",
+    "DOSE_UNITS",
+    "INVITE_STATUSES",
+    "LOGO_TYPES",
+    "PHOTO_TYPES",
     "SIGNED_STATUSES",
+    "TECHNIQUES",
     "AuditEntry",
+    "AuditExport",
     "AuthSession",
     "ConsentForm",
+    "GdtImport",
+    "JobRun",
+    "ObjectCleanup",
     "Patient",
+    "Payment",
+    "Photo",
     "Practice",
+    "PracticeGdt",
+    "PracticeLogo",
     "RateLimitHit",
+    "StripeEvent",
+    "Subscription",
+    "TeamInvite",
+    "TreatmentPlan",
+    "TreatmentTemplate",
     "User",
     "VaultChallenge",
     "database",

@@ -156,7 +156,7 @@ class Logout:
 
     @operation("End this session", tags=TAGS)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._accounts.logout(req.context.principal)
+        self._accounts.logout(req.context.principal, caller(req))
         resp.status = falcon.HTTP_204
 
 

@@ -96,6 +96,25 @@ class ConsentItem:
         resp.media = self._consents.get(req.context.principal, id, caller(req))
 
 
+class ConsentLink:
+    def __init__(self, consents: Consents):
+        self._consents = consents
+
+    @operation(
+        "Issue a new patient link for a pending form (the old link stops working)",
+        roles=STAFF, tags=TAGS, created=True, response=CREATED,
+        request=obj([], {"patientEmail": {"type": "string", "format": "email", "maxLength": 254}}),
+        errors={404: "no such consent in this practice", 409: "not pending, or expired"},
+        description="For a lost e-mail, or a form created by the GDT import. Only hashes of links"
+        " are stored, so a link cannot be shown twice; this replaces it. The deadline is kept.",
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response, id: uuid.UUID) -> None:
+        body = optional_json_body(req)
+        resp.media = self._consents.new_link(req.context.principal, id, body.get("patientEmail"),
+                                             caller(req))
+        resp.status = falcon.HTTP_201
+
+
 class ConsentRevoke:
     def __init__(self, consents: Consents):
         self._consents = consents

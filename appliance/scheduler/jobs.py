@@ -1,5 +1,5 @@
-"""The scheduled jobs. Each takes the JobContext, does one bounded piece of work, and returns
-counts for the job record (never personal data)."""
+"""The scheduled jobs. Each takes the app's services, does one bounded piece of work, and
+returns counts for the job record (never personal data)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ import uuid
 import zlib
 import zoneinfo
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-
-import peewee
 
 from appliance import envelopes, tenancy
 from appliance.client.crypto import encrypt_payload_stream
-from appliance.clock import Clock
 from appliance.models import (
     AuditEntry,
     AuditExport,
@@ -22,24 +18,20 @@ from appliance.models import (
     ConsentForm,
     Practice,
     RateLimitHit,
+    TeamInvite,
     VaultChallenge,
 )
-from appliance.services.audit import Audit, chain_of
+from appliance.services.audit import chain_of
 from appliance.services.audit_log import AuditFilter, audit_csv
+from appliance.services.container import Services
 from appliance.storage import keys
 
 BATCH = 500
+#: Closed or expired invites keep the invited address; it goes after this long.
+INVITE_RETENTION = dt.timedelta(days=30)
 
 
-@dataclass(frozen=True)
-class JobContext:
-    database: peewee.Database
-    clock: Clock
-    audit: Audit
-    store: object
-
-
-def expire_consents(ctx: JobContext) -> dict:
+def expire_consents(ctx: Services) -> dict:
     """PENDING forms past their deadline become EXPIRED (reads treat them so already)."""
     now, expired = ctx.clock.now(), 0
     with tenancy.unscoped("expiry runs across all practices"):
@@ -62,7 +54,7 @@ def expire_consents(ctx: JobContext) -> dict:
                 return {"expired": expired}
 
 
-def prune(ctx: JobContext) -> dict:
+def prune(ctx: Services) -> dict:
     """Removes rows that only served a short while: rate-limit hits, ended sessions, challenges."""
     now = ctx.clock.now()
     with ctx.database.atomic(), tenancy.unscoped("pruning spans all practices"):
@@ -104,7 +96,7 @@ def _gzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
     yield compressor.flush()
 
 
-def export_practice_audit(ctx: JobContext, practice: Practice) -> int:
+def export_practice_audit(ctx: Services, practice: Practice) -> int:
     """Exports the entries since the last export as gzip CSV, encrypted to the practice key.
 
     Only the practice can read it (zero knowledge holds for exports too). Returns the rows.
@@ -140,8 +132,32 @@ def export_practice_audit(ctx: JobContext, practice: Practice) -> int:
         return head.seq - after
 
 
-def audit_exports(ctx: JobContext) -> dict:
+def audit_exports(ctx: Services) -> dict:
     with tenancy.unscoped("the nightly export visits every practice"):
         practices = list(Practice.select())
     rows = sum(export_practice_audit(ctx, practice) for practice in practices)
     return {"practices": len(practices), "rows": rows}
+
+
+def purge_invites(ctx: Services) -> dict:
+    """Invites that were accepted, revoked or expired a month ago: the address is not needed."""
+    cutoff = ctx.clock.now() - INVITE_RETENTION
+    with ctx.database.atomic(), tenancy.unscoped("invite clean-up spans all practices"):
+        removed = TeamInvite.delete().where(
+            (TeamInvite.expires_at < cutoff)
+            | (TeamInvite.accepted_at < cutoff)
+            | (TeamInvite.revoked_at < cutoff)
+        ).execute()
+    return {"invitesRemoved": removed}
+
+
+def sweep_objects(ctx: Services) -> dict:
+    """Objects whose row never committed (crashed uploads) or whose delete was queued."""
+    result = ctx.objects.sweep()
+    return {"removed": result.removed, "kept": result.kept, "failed": result.failed}
+
+
+def gdt_import(ctx: Services) -> dict:
+    """Reads what the practice management systems wrote into the exchange directories."""
+    results = ctx.gdt.import_all()
+    return {"practices": len(results), "problems": sum(isinstance(r, str) for r in results.values())}

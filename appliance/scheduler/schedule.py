@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from appliance.scheduler import jobs
 from appliance.scheduler.runner import JobRunner
+from appliance.services.container import Services
 
 log = logging.getLogger("appliance.scheduler")
 
@@ -27,7 +28,7 @@ log = logging.getLogger("appliance.scheduler")
 @dataclass(frozen=True)
 class Job:
     name: str
-    work: Callable[[jobs.JobContext], dict]
+    work: Callable[[Services], dict]
     #: CronTrigger fields, in the configured time zone.
     cron: dict = field(default_factory=dict)
     #: True: one run per local day (key = date); False: one run per cron slot (key = minute).
@@ -37,6 +38,9 @@ class Job:
 JOBS = (
     Job("expire-consents", jobs.expire_consents, {"minute": "*/5"}),
     Job("prune", jobs.prune, {"minute": "7"}),
+    Job("object-sweep", jobs.sweep_objects, {"minute": "*/10"}),
+    Job("gdt-import", jobs.gdt_import, {"minute": "*"}),
+    Job("purge-invites", jobs.purge_invites, {"hour": "3", "minute": "40"}, daily=True),
     Job("audit-exports", jobs.audit_exports, {"hour": "4", "minute": "15"}, daily=True),
 )
 
@@ -54,7 +58,7 @@ def trigger(job: Job, zone: zoneinfo.ZoneInfo) -> CronTrigger:
 
 
 class Scheduler:
-    def __init__(self, ctx: jobs.JobContext, zone: zoneinfo.ZoneInfo, holder: str | None = None):
+    def __init__(self, ctx: Services, zone: zoneinfo.ZoneInfo, holder: str | None = None):
         self._ctx = ctx
         self._zone = zone
         self.runner = JobRunner(ctx.database, ctx.clock, holder or f"{socket.gethostname()}:{os.getpid()}")

@@ -72,15 +72,19 @@ class Accounts:
         email = normalise_email(email)
         self._check_password_policy(password, email)
         password_hash = passwords.hash_password(password)  # outside the transaction: slow
-        with tenancy.unscoped("a new account belongs to no practice yet"), self._db.atomic():
-            if User.select().where(User.email == email).exists():
-                raise conflict("email_taken", "an account with this e-mail address exists")
-            user = User.create(
-                id=uuid.uuid4(), email=email, name=name.strip(), password_hash=password_hash,
-                created_at=self._clock.now(),
-            )
-            self._audit.record("USER_REGISTERED", ip=caller.ip, user_id=user.id)
-            return self._token_response(user)
+        taken = conflict("email_taken", "an account with this e-mail address exists")
+        try:
+            with tenancy.unscoped("a new account belongs to no practice yet"), self._db.atomic():
+                if User.select().where(User.email == email).exists():
+                    raise taken
+                user = User.create(
+                    id=uuid.uuid4(), email=email, name=name.strip(), password_hash=password_hash,
+                    created_at=self._clock.now(),
+                )
+                self._audit.record("USER_REGISTERED", ip=caller.ip, user_id=user.id)
+                return self._token_response(user)
+        except peewee.IntegrityError as exc:  # the same address registered at the same moment
+            raise taken from exc
 
     def login(self, email: str, password: str, caller: Caller) -> dict:
         """Same answer and the same hashing work whether or not the e-mail exists.
@@ -190,12 +194,12 @@ class Accounts:
             user = User.get_by_id(principal.user_id)
         return {**user_view(user), "twoFactorEnabled": user.totp_enabled}
 
-    def logout(self, principal: Principal) -> None:
+    def logout(self, principal: Principal, caller: Caller) -> None:
         # Unscoped: a user without a practice has no practice scope for the audit entry.
         with tenancy.unscoped("a user ends their own session"), self._db.atomic():
             self._sessions.end(principal.session_id)
             self._audit.record(
-                "LOGOUT", ip=None, user_id=principal.user_id, practice_id=principal.practice_id
+                "LOGOUT", ip=caller.ip, user_id=principal.user_id, practice_id=principal.practice_id
             )
 
     def change_password(self, principal: Principal, current: str, new: str, caller: Caller) -> dict:

@@ -11,6 +11,7 @@ import logging
 import re
 import secrets
 import uuid
+from typing import Protocol
 
 import peewee
 
@@ -23,6 +24,7 @@ from appliance.models import SIGNED_STATUSES, ConsentForm, Patient, Practice
 from appliance.principal import Principal
 from appliance.services.accounts import Caller
 from appliance.services.audit import Audit
+from appliance.services.logo import logo_url
 from appliance.services.patients import sealed_identity
 
 log = logging.getLogger("appliance.consents")
@@ -41,14 +43,22 @@ def _gone(status: str) -> ApiError:
     return ApiError(410, "consent_expired", "this consent link has expired")
 
 
+class ConsentQuota(Protocol):
+    """The seam for the monthly consent limit (billing plans): asked inside the creating
+    transaction; raises an ApiError to refuse."""
+
+    def check_consent_quota(self, practice: Practice) -> None: ...
+
+
 class Consents:
     def __init__(self, database: peewee.Database, audit: Audit, clock: Clock, mailer: Mailer,
-                 public_base_url: str):
+                 public_base_url: str, quota: ConsentQuota | None = None):
         self._db = database
         self._audit = audit
         self._clock = clock
         self._mailer = mailer
         self._base_url = public_base_url.rstrip("/")
+        self._quota = quota
 
     # ----- staff side (inside the caller's practice scope) -----
 
@@ -64,6 +74,8 @@ class Consents:
                 raise bad_request("this consent type is not enabled in the settings",
                                   [{"field": "type", "problem": "is not enabled"}],
                                   code="consent_type_disabled")
+            if self._quota is not None:
+                self._quota.check_consent_quota(practice)
             patient_id = body.get("patientId")
             if patient_id is not None and not Patient.select().where(
                 Patient.id == uuid.UUID(patient_id)
@@ -84,7 +96,37 @@ class Consents:
         link = self._link(practice, token)
         view = {**self._staff_view(form, form.status), "token": token, "link": link}
         if body.get("patientEmail"):
-            view["emailSent"] = self._send_link(body["patientEmail"], form, practice, link)
+            view["emailSent"] = self._send_link(body["patientEmail"].strip(), form, practice, link)
+        return view
+
+    def new_link(self, principal: Principal, consent_id: uuid.UUID, patient_email: str | None,
+                 caller: Caller) -> dict:
+        """A fresh link for a PENDING form (lost mail, or a form the GDT import created).
+
+        Only token hashes are stored, so the old link cannot be shown again: it is replaced
+        and stops working. The deadline stays as it was.
+        """
+        now = self._clock.now()
+        token = secrets.token_urlsafe(32)
+        with self._db.atomic():
+            form = ConsentForm.get_or_none(ConsentForm.id == consent_id)
+            if form is None:
+                raise not_found("consent")
+            changed = ConsentForm.update(token_hash=token_hash(token), updated_at=now).where(
+                ConsentForm.id == form.id, ConsentForm.status == "PENDING", ConsentForm.expires_at > now
+            ).execute()
+            if not changed:
+                raise conflict("consent_not_pending", "only a pending, unexpired form gets a new link")
+            practice = Practice.get_by_id(principal.practice_id)
+            self._audit.record(
+                "CONSENT_LINK_ISSUED", ip=caller.ip, user_id=principal.user_id,
+                practice_id=principal.practice_id, entity_type="consent", entity_id=form.id,
+                metadata={"emailRequested": bool(patient_email)},
+            )
+        link = self._link(practice, token)
+        view = {**self._staff_view(form, form.status), "token": token, "link": link}
+        if patient_email:
+            view["emailSent"] = self._send_link(patient_email.strip(), form, practice, link)
         return view
 
     def _send_link(self, address: str, form: ConsentForm, practice: Practice, link: str) -> bool:
@@ -210,14 +252,16 @@ class Consents:
         now = self._clock.now()
         if form.status in ("REVOKED", "EXPIRED") or (form.status == "PENDING" and form.expires_at <= now):
             raise _gone(form.status)
-        practice = Practice.get_by_id(form.practice_id)
+        with tenancy.practice_scope(form.practice_id):
+            practice = Practice.get_by_id(form.practice_id)
         return {
             "type": form.type,
             "status": form.status,
             "expiresAt": isoformat(form.expires_at),
             "signedAt": isoformat(form.signed_at),
             "locale": form.locale,
-            "practice": {"name": practice.name, "brandColor": practice.brand_color, "logoUrl": None},
+            "practice": {"name": practice.name, "brandColor": practice.brand_color,
+                         "logoUrl": logo_url(practice.public_base_url or self._base_url, practice.id)},
             "publicKey": practice.public_key,
             "lookupSalt": practice.lookup_salt,
         }

@@ -7,13 +7,21 @@ from dataclasses import dataclass
 
 import peewee
 
+from appliance.billing.enforcement import PlanEnforcement
+from appliance.billing.stripe_gateway import StripeGateway
 from appliance.clock import Clock
 from appliance.mail import Mailer
 from appliance.services.accounts import Accounts
+from appliance.services.analytics import Analytics
 from appliance.services.audit import Audit
 from appliance.services.audit_log import AuditLog
+from appliance.services.billing import Billing
 from appliance.services.consents import Consents
+from appliance.services.gdt import Gdt
+from appliance.services.logo import Logo
+from appliance.services.objects import Objects
 from appliance.services.patients import Patients
+from appliance.services.photos import Photos
 from appliance.services.practice_settings import PracticeSettings
 from appliance.services.practices import Practices
 from appliance.services.ratelimit import DatabaseRateLimiter
@@ -22,6 +30,7 @@ from appliance.services.team import NoSeatLimit, Team
 from appliance.services.treatment_plans import TreatmentPlans
 from appliance.services.treatment_templates import TreatmentTemplates
 from appliance.settings import Settings
+from appliance.storage import open_store
 
 #: Per-IP limits: bucket -> (requests, seconds). Consent tokens carry 256 bits, so the public
 #: limit only has to stop floods, not guessing; it leaves room for a patient's retries.
@@ -46,7 +55,15 @@ class Services:
     treatment_plans: TreatmentPlans
     treatment_templates: TreatmentTemplates
     team: Team
+    gdt: Gdt
 
+    objects: Objects
+    photos: Photos
+    logo: Logo
+    billing: Billing
+    #: None when billing is disabled: no limits, no subscription checks.
+    plan_enforcement: PlanEnforcement | None
+    analytics: Analytics
 
 def build_services(
     settings: Settings, database: peewee.Database, clock: Clock, store, mailer: Mailer
@@ -55,6 +72,17 @@ def build_services(
     sessions = Sessions(settings.auth.jwt_secret, settings.auth.access_token_ttl, clock)
     accounts = Accounts(database, sessions, audit, clock, settings.auth.sync_secret)
     ip_key = hashlib.sha256(b"appliance rate-limit key|" + settings.auth.jwt_secret.encode()).digest()
+    store = store if store is not None else open_store(settings)
+    objects = Objects(database, store, clock)
+    photos = Photos(database, audit, clock, store, objects, settings.storage.max_photo_bytes)
+    patients = Patients(database, audit, clock, photos=photos)
+    billing = settings.billing
+    enforcement = PlanEnforcement(database, clock) if billing.enabled else None
+    gateway = StripeGateway(
+        billing.stripe_secret_key, billing.stripe_webhook_secret, api_base=billing.stripe_api_base,
+        timeout=billing.request_timeout,
+    ) if billing.enabled else None
+    consents = Consents(database, audit, clock, mailer, settings.app.public_base_url, quota=enforcement)
     return Services(
         settings=settings,
         database=database,
@@ -66,12 +94,19 @@ def build_services(
         accounts=accounts,
         practices=Practices(database, audit, clock),
         practice_settings=PracticeSettings(database, audit, clock),
-        patients=Patients(database, audit, clock),
-        consents=Consents(database, audit, clock, mailer, settings.app.public_base_url),
-        audit_log=AuditLog(database, audit, clock),
+        patients=patients,
+        consents=consents,
+        audit_log=AuditLog(database, audit, clock, store),
         treatment_plans=TreatmentPlans(database, audit, clock),
         treatment_templates=TreatmentTemplates(database, audit, clock),
         # Billing replaces NoSeatLimit with its plan limits (the team-size seam).
         team=Team(database, sessions, accounts, audit, clock, mailer, settings.app.public_base_url,
-                  seats=NoSeatLimit()),
+                  seats=enforcement or NoSeatLimit()),
+        gdt=Gdt(database, audit, clock, consents, patients, settings.gdt.exchange_root),
+        objects=objects,
+        photos=photos,
+        logo=Logo(database, audit, clock, store, objects, settings.app.public_base_url),
+        billing=Billing(database, audit, clock, billing, gateway, enforcement),
+        plan_enforcement=enforcement,
+        analytics=Analytics(database, clock, enforcement),
     )

@@ -11,10 +11,11 @@ from appliance import envelopes
 from appliance.clock import Clock, isoformat
 from appliance.http.errors import ApiError, bad_envelope, bad_request, conflict, not_found
 from appliance.http.pagination import Page
-from appliance.models import ConsentForm, Patient
+from appliance.models import ConsentForm, Patient, TreatmentPlan
 from appliance.principal import Principal
 from appliance.services.accounts import Caller
 from appliance.services.audit import Audit
+from appliance.services.photos import Photos
 
 #: BGB 630f: medical records are kept ten years.
 RETENTION = dt.timedelta(days=3653)
@@ -62,10 +63,11 @@ def patient_view(patient: Patient, consent_count: int | None = None) -> dict:
 
 
 class Patients:
-    def __init__(self, database: peewee.Database, audit: Audit, clock: Clock):
+    def __init__(self, database: peewee.Database, audit: Audit, clock: Clock, *, photos: Photos):
         self._db = database
         self._audit = audit
         self._clock = clock
+        self._photos = photos
 
     def list(self, page: Page) -> dict:
         count = peewee.fn.COUNT(ConsentForm.id)
@@ -143,8 +145,8 @@ class Patients:
     def delete(self, principal: Principal, patient_id: uuid.UUID, override: bool, caller: Caller) -> dict:
         """Erases the patient and everything recorded about them, audited with counts only.
 
-        Signed consents younger than the retention period are records the practice must keep
-        (BGB 630f): erasing them needs an explicit override by the ADMIN.
+        Signed consents and treatment plans younger than the retention period are records the
+        practice must keep (BGB 630f): erasing them needs an explicit override by the ADMIN.
         """
         now = self._clock.now()
         with self._db.atomic():
@@ -157,19 +159,28 @@ class Patients:
                 )
                 .count()
             )
-            if retained and not override:
+            retained_plans = TreatmentPlan.select().where(
+                TreatmentPlan.patient_id == patient.id, TreatmentPlan.performed_at >= now - RETENTION
+            ).count()
+            if (retained or retained_plans) and not override:
                 raise ApiError(
                     409, "retention_period",
-                    "the patient has signed consents inside the 10-year retention period;"
-                    " repeat with confirmRetentionOverride=true to erase them anyway",
-                    {"signedConsentsInRetention": retained},
+                    "the patient has signed consents or treatment records inside the 10-year"
+                    " retention period; repeat with confirmRetentionOverride=true to erase them anyway",
+                    {"signedConsentsInRetention": retained, "treatmentPlansInRetention": retained_plans},
                 )
+            # Photo rows go with the patient; their objects are queued in this transaction.
+            photo_keys = self._photos.erase_for_patient(patient.id)
+            plans = TreatmentPlan.delete().where(TreatmentPlan.patient_id == patient.id).execute()
             consents = ConsentForm.delete().where(ConsentForm.patient_id == patient.id).execute()
             Patient.delete().where(Patient.id == patient.id).execute()
             self._audit.record(
                 "PATIENT_DELETED", ip=caller.ip, user_id=principal.user_id,
                 practice_id=principal.practice_id, entity_type="patient", entity_id=patient.id,
                 metadata={"consentForms": consents, "signedConsentsInRetention": retained,
-                          "retentionOverride": bool(retained and override)},
+                          "treatmentPlans": plans, "treatmentPlansInRetention": retained_plans,
+                          "retentionOverride": bool((retained or retained_plans) and override),
+                          "photos": len(photo_keys)},
             )
+        self._photos.purge(photo_keys)  # after the commit; what the store refuses, the sweep retries
         return {"deleted": True, "consentForms": consents}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from urllib.parse import urlsplit
 
@@ -23,6 +24,10 @@ FIELDS = {
     "locale": "locale",
     "publicBaseUrl": "public_base_url",
 }
+#: JSON Schema's `$` lets "#aabbcc\n" through in Python (it matches before a final newline).
+BRAND_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+#: Whitespace or control characters would break the link in a mail or on a page.
+_UNPRINTABLE = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def settings_view(practice: Practice) -> dict:
@@ -35,15 +40,28 @@ def _check(body: dict) -> None:
     if "timezone" in body:
         try:
             zoneinfo.ZoneInfo(body["timezone"])
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory
             problems.append({"field": "timezone", "problem": "is not an IANA time zone"})
+    if "brandColor" in body and not BRAND_COLOR.fullmatch(body["brandColor"]):
+        problems.append({"field": "brandColor", "problem": "must be #rrggbb"})
     url = body.get("publicBaseUrl")
-    if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-            problems.append({"field": "publicBaseUrl", "problem": "must be an absolute http(s) URL"})
+    if url is not None and not _usable_base_url(url):
+        problems.append({"field": "publicBaseUrl", "problem": "must be an absolute http(s) URL"})
     if problems:
         raise bad_request("the settings are invalid", problems)
+
+
+def _usable_base_url(url: str) -> bool:
+    """An http(s) URL that links can be appended to, without credentials or stray characters."""
+    if _UNPRINTABLE.search(url):
+        return False
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
+            and not parts.query and not parts.fragment)
 
 
 class PracticeSettings:

@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 from appliance.settings import Settings
+from appliance.storage.base import (
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    SourceError,
+    StoredObject,
+    StoreError,
+    StoreUnavailable,
+)
 from appliance.storage.directory import DirectoryStore
+from appliance.storage.s3 import S3Store
+
+__all__ = [
+    "DirectoryStore",
+    "ObjectInfo",
+    "ObjectNotFound",
+    "ObjectStore",
+    "S3Store",
+    "SourceError",
+    "StoreError",
+    "StoreUnavailable",
+    "StoredObject",
+    "open_store",
+]
 
 
-def open_store(settings: Settings):
-    """The store the settings name. The S3 backend arrives with the photo storage work."""
-    if settings.storage.backend == "directory":
-        return DirectoryStore(settings.storage_directory)
-    raise NotImplementedError("storage.backend 's3' is not available in this release")
+def open_store(settings: Settings) -> ObjectStore:
+    """The store the settings name; opening does not contact S3 (readiness does)."""
+    storage = settings.storage
+    if storage.backend == "s3":
+        return S3Store(storage.s3_endpoint, storage.s3_access_key, storage.s3_secret_key,
+                       storage.s3_bucket, secure=storage.s3_secure, region=storage.s3_region,
+                       timeout=storage.s3_timeout)
+    return DirectoryStore(settings.storage_directory)

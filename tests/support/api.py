@@ -4,7 +4,7 @@ Everything goes through the public HTTP API, except where the API has no way to 
 Those helpers are test setup and say so:
 
 * `set_membership` / `member_with_role` put a user into a practice with a role through the
-  models (there is no team/invite endpoint yet);
+  models (the auth tests predate the team endpoints, and this skips mail and invites);
 * `open_session` starts a session the way a successful login does, without paying Argon2
   for every request of the role matrix.
 
@@ -41,7 +41,7 @@ from appliance.settings import Settings
 
 PASSWORD = "Korrekt-Pferd-Batterie-42"
 VAULT_PASSWORD = "Tresor im Keller, 2026!"
-TEST_SETUP = "test setup: no team endpoint yet, memberships are written directly"
+TEST_SETUP = "test setup: memberships are written directly, not through team invites"
 
 _FIRST_IP = int(ipaddress.IPv4Address("198.18.0.1"))  # RFC 2544 benchmarking range
 _ip_counter = itertools.count()

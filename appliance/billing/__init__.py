@@ -1,0 +1,1 @@
+"""Billing: plans and limits (plans), their enforcement, and the Stripe gateway."""

@@ -1,0 +1,480 @@
+"""The isolation matrix (issue 12): practice A's members call every route with every id and
+token of practice B, and never see or change anything of B.
+
+Two practices are built once per engine with data in every tenant table
+(tests/support/isolation.py). The routes come from the route table at collection time, one
+test per (route, method), so a new route is a new test without anyone writing one. For each
+route, each of A's roles calls it:
+
+* a role the route does not allow: 403 `forbidden`, whatever ids it names;
+* every path parameter with every id of B (a `{x:uuid}` parameter), or every id, link token
+  and lookup hash of B (any other parameter): the answer is exactly the answer for an unknown
+  value of the same kind, never a success, and 404 for a uuid parameter;
+* every id field of the request (body, multipart field, query; a property with format uuid or
+  a name ending in `Id`) with every id of B of the kind the name says (SLOT_TABLES; all of
+  B's ids otherwise), the rest of the request being valid with A's own ids: the answer equals
+  the answer for an unknown id, and the sample request must get as far as that id (an
+  unknown id must not be refused as bad input). Usually a 404. A GET list filtered by B's id
+  may succeed, but then only with exactly what an unknown id gives (an empty list). Replacing
+  the vault with B's challenge answers 403 `vault_proof_failed`, as for an unknown challenge:
+  a challenge is consumed by one guess, so unknown and foreign look alike there by design;
+* the route as A uses it (A's own ids, a valid body; non-GET routes with a path parameter
+  are left out, they would delete or change A's records): no 5xx.
+
+No answer (body or headers) may contain a value of B: any stored value of B's rows that does
+not occur in A's rows (ids, hashes, ciphertexts, names, addresses, IPs), B's link tokens, or
+a slice of one of B's stored objects. B's rows, its members' sessions and its objects are
+compared before and after each route: nothing of B may change.
+
+Public routes are called too, except those whose token or signature is the credential: the
+holder of a consent link or invite token may use it by design, whoever they are (below, with
+reasons). `GET /api/public/logo/{id}` is public data by design: B's logo id serves B's logo
+(what every patient of B sees before decrypting anything) and nothing else; every other id of
+B answers 404.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import secrets
+import uuid
+from typing import Any
+
+import falcon.testing
+import pytest
+
+from appliance.app import create_app
+from appliance.clock import FixedClock
+from appliance.db import open_database
+from appliance.http.body import FORMATS, Validator
+from appliance.http.operation import Operation
+from appliance.mail import DisabledMailer
+from appliance.migrator import upgrade
+from appliance.models import database as database_proxy
+from appliance.resources.photos import UPLOAD_FIELDS
+from appliance.services.container import build_services
+from appliance.storage import open_store
+from tests.conftest import make_settings
+from tests.support.api import auth_header, declared_operations, fresh_ip, open_session
+from tests.support.isolation import (
+    ROLES,
+    Snapshot,
+    Tenant,
+    build_tenant,
+    complete,
+    digest,
+    object_samples,
+    sample_value,
+    samples_for,
+    secret_values,
+    snapshot,
+    tenant_tables,
+)
+from tests.support.photos import encrypt_photo, multipart
+
+OPERATIONS = declared_operations()
+
+#: Public routes whose own credential is in the request; whoever holds it may use it.
+CREDENTIAL_ROUTES = {
+    ("/api/consent/{token}", "GET"): "the consent link token is the patient's credential",
+    ("/api/consent/{token}/submit", "POST"): "the consent link token is the patient's credential",
+    ("/api/consent/{token}/withdraw", "POST"): "the consent link token is the patient's credential",
+    ("/api/team/invite/{token}", "GET"): "the invite token is the invited person's credential",
+    ("/api/team/invite/{token}/accept", "POST"): "the invite token is the invited person's credential",
+    ("/api/auth/login", "POST"): "e-mail and password are the credential; names no practice data",
+    ("/api/auth/register", "POST"): "creates an account without a practice; names no practice data",
+    ("/api/auth/sync", "POST"): "x-auth-secret is the credential (the SSO bridge)",
+    ("/api/billing/webhook", "POST"): "the Stripe signature is the credential",
+}
+#: Public routes that serve one kind of practice data to anyone who has its id, by design.
+PUBLIC_DATA = {("/api/public/logo/{id:uuid}", "GET"): "practice_logo"}
+#: The text fields of multipart uploads (the declaration documents them in prose only).
+MULTIPART_FIELDS = {("/api/photos", "POST"): UPLOAD_FIELDS}
+#: The table a path parameter names: by the parameter's name, else by the path before it.
+PARAM_TABLES = {"patient_id": "patient", "user_id": "app_user", "hash": "lookup_hash",
+                "token": "consent_token"}
+COLLECTION_TABLES = {
+    "/api/patients/": "patient", "/api/consent/practice/": "consent_form",
+    "/api/audit/exports/": "audit_export", "/api/treatment-plans/": "treatment_plan",
+    "/api/treatment-templates/": "treatment_template", "/api/team/invites/": "team_invite",
+    "/api/photos/": "photo", "/api/public/logo/": "practice_logo",
+}
+#: The table an id field of a body or query names; another id field gets every id of B.
+SLOT_TABLES = {"patientId": "patient", "consentFormId": "consent_form", "consentId": "consent_form",
+               "templateId": "treatment_template", "treatmentPlanId": "treatment_plan",
+               "userId": "app_user", "challengeId": "vault_challenge"}
+#: How a made-up value of each kind looks (the answer for it is what B's value must get).
+UNKNOWN = {"uuid": lambda: str(uuid.uuid4()), "token": lambda: secrets.token_urlsafe(32),
+           "hash": lambda: secrets.token_hex(32)}
+PARAM = re.compile(r"\{(\w+)(?::(\w+))?[^}]*\}")
+#: A secret counts only as a whole value, not as part of a longer one (198.18.0.5 in 198.18.0.57).
+WORD = re.compile(rb"[A-Za-z0-9_.-]")
+
+
+@dataclasses.dataclass
+class World:
+    engine: str
+    client: falcon.testing.TestClient
+    app_database: Any
+    owner: Any
+    store: Any
+    settings: Any
+    clock: FixedClock
+    a: Tenant
+    b: Tenant
+    tables: list[str]
+    #: B's values that must never appear in an answer, as bytes.
+    secrets: list[bytes]
+    #: object key -> a slice of B's object.
+    object_slices: dict[str, bytes]
+    #: value -> (kind for UNKNOWN, what it is) of every id, token and lookup hash of B.
+    b_values: dict[str, tuple[str, str]]
+    #: table -> B's ids in it.
+    b_ids: dict[str, list[str]]
+    #: table (or lookup_hash, consent_token) -> the id of A's own record of that kind.
+    a_base: dict[str, str]
+    samples: dict[str, Any]
+    files: dict[str, bytes]
+    calls: int = 0
+
+    def snapshot_b(self) -> Snapshot:
+        return snapshot(self.owner, self.store, self.tables, self.b.practice_id)
+
+
+def _truncate(database) -> None:
+    tables = [t for t in database.get_tables() if t != "schema_migrations"]
+    database.execute_sql(f"TRUNCATE {', '.join(tables)} CASCADE")
+
+
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def world(request, tmp_path_factory):
+    """Practices A and B with data in every tenant table, built once per engine; the app runs
+    as the application role on PostgreSQL, so row-level security applies as in production."""
+    tmp = tmp_path_factory.mktemp(f"isolation-{request.param}")
+    if request.param == "postgresql":
+        owner_url, app_url = request.getfixturevalue("pg_databases")
+        owner = open_database(owner_url, pool_size=4)
+        _truncate(owner)
+        app_database = open_database(app_url, pool_size=4)
+    else:
+        owner_url = app_url = f"sqlite:///{tmp / 'appliance.db'}"
+        owner = app_database = open_database(owner_url)
+        upgrade(owner)
+    exchange_root = tmp / "gdt"
+    exchange_root.mkdir()
+    settings = make_settings(tmp, app_url, gdt={"exchange_root": str(exchange_root)})
+    clock = FixedClock(dt.datetime(2026, 11, 30, 9, 0, 0))
+    store = open_store(settings)
+    client = falcon.testing.TestClient(create_app(settings, app_database, store=store, clock=clock))
+    a, b = build_tenant(client, "A", exchange_root), build_tenant(client, "B", exchange_root)
+    complete(build_services(settings, app_database, clock, store, DisabledMailer()), [a, b])
+
+    tables = tenant_tables(owner)
+    own, theirs = (snapshot(owner, store, tables, t.practice_id) for t in (a, b))
+    b_values = {value: ("uuid", f"B's {table} id") for table in [*tables, "practice"]
+                for value in theirs.ids(table)}
+    b_values.update({value: ("token", f"B's {what} token") for what, value in b.tokens.items()})
+    b_values.update({row["lookup_hash"]: ("hash", "B's patient lookupHash") for row in theirs.rows["patient"]})
+    a_base = {"patient": a.ids["patient"], "consent_form": a.ids["consent_signed"],
+              "treatment_template": a.ids["template"], "treatment_plan": a.ids["plan"],
+              "photo": a.ids["photo"], "practice_logo": a.ids["logo"], "team_invite": a.ids["invite"],
+              "vault_challenge": a.ids["challenge"], "app_user": a.user_id("ADMIN"),
+              "audit_export": own.ids("audit_export")[0], "lookup_hash": a.lookup_hash,
+              "consent_token": a.tokens["consent_pending"]}
+    _, photo = encrypt_photo(a.practice, b"\xff\xd8\xff\xe0" + secrets.token_bytes(500))
+    found = World(
+        engine=request.param, client=client, app_database=app_database, owner=owner, store=store,
+        settings=settings, clock=clock, a=a, b=b, tables=tables,
+        secrets=sorted({value.encode() for value in secret_values(theirs, own, list(b.tokens.values()))}),
+        object_slices=object_samples(theirs), b_values=b_values,
+        b_ids={table: theirs.ids(table) for table in [*tables, "practice"]}, a_base=a_base,
+        samples=samples_for(a),
+        files={"photo": photo, "other": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + secrets.token_bytes(300)},
+    )
+    yield found
+    print(f"\nisolation matrix on {request.param}: {found.calls} requests")
+    if request.param == "postgresql":
+        _truncate(owner)
+        app_database.close_all()
+        owner.close_all()
+    else:
+        owner.close()
+
+
+# --- one route ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Call:
+    path: str
+    query: dict[str, Any]
+    body: Any = None
+    form: dict[str, str] | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _code(result: falcon.testing.Result) -> str | None:
+    if result.status_code < 400 or "json" not in (result.headers.get("content-type") or ""):
+        return None
+    return ((result.json or {}).get("error") or {}).get("code")
+
+
+def _answer(result: falcon.testing.Result) -> tuple[int, str | None]:
+    return result.status_code, _code(result)
+
+
+def _is_id(name: str, schema: dict) -> bool:
+    """A field that can hold a record's id: format uuid, or named *Id and accepting a uuid
+    (a GDT receiverId, eight characters at most, is not one)."""
+    if schema.get("format") == "uuid":
+        return True
+    return name.endswith("Id") and Validator(schema, format_checker=FORMATS).is_valid(str(uuid.uuid4()))
+
+
+class RouteMatrix:
+    """Every call of one (route, method) for every role of A; collects what went wrong."""
+
+    def __init__(self, world: World, template: str, method: str, op: Operation):
+        self.world, self.template, self.method, self.op = world, template, method, op
+        self.key = (template, method)
+        self.params = [(m.group(1), m.group(2)) for m in PARAM.finditer(template)]
+        self.failures: list[str] = []
+        self.tokens: dict[str, str] = {}
+
+    # ----- requests -----
+
+    def _table_of(self, name: str) -> str | None:
+        if name in PARAM_TABLES:
+            return PARAM_TABLES[name]
+        return COLLECTION_TABLES.get(self.template[: self.template.index("{" + name)])
+
+    def _path(self, values: dict[str, str]) -> str:
+        return PARAM.sub(lambda m: values[m.group(1)], self.template)
+
+    def _own_path_values(self) -> dict[str, str] | None:
+        """A's own record for every path parameter, or None when a parameter's kind is unknown."""
+        values = {}
+        for name, _ in self.params:
+            table = self._table_of(name)
+            if table not in self.world.a_base:
+                return None
+            values[name] = self.world.a_base[table]
+        return values
+
+    def _call(self, path_values: dict[str, str]) -> Call:
+        """A valid request of A's: required query parameters, the largest page, a body from the
+        declared schema with A's own ids and ciphertexts."""
+        samples, query = self.world.samples, {}
+        for param in self.op.query:
+            if param["in"] != "query":
+                continue
+            if param["name"] == "limit":
+                query["limit"] = param["schema"].get("maximum", 50)
+            elif param.get("required"):
+                query[param["name"]] = sample_value(param["name"], param["schema"], samples)
+        call = Call(self._path(path_values), query)
+        if self.key in MULTIPART_FIELDS:
+            call.form = {k: str(v) for k, v in sample_value("", MULTIPART_FIELDS[self.key], samples).items()}
+        elif self.op.request_media == "multipart/form-data":
+            call.form = {}
+        elif self.op.request is not None:
+            call.body = sample_value("", self.op.request, samples)
+        return call
+
+    def _if_match(self, call: Call, own: bool) -> None:
+        """A version precondition: the current one of A's record, "1" for anyone else's."""
+        if not any(p["in"] == "header" and p["name"] == "If-Match" for p in self.op.query):
+            return
+        etag = '"1"'
+        if own and (self.template, "GET") in OPERATIONS:
+            current = self.world.client.simulate_get(call.path, headers=auth_header(self.tokens["ADMIN"]),
+                                                     remote_addr=fresh_ip())
+            etag = current.headers.get("etag") or etag
+        call.headers["If-Match"] = etag
+
+    def send(self, call: Call, role: str) -> falcon.testing.Result:
+        self.world.calls += 1
+        headers = {**auth_header(self.tokens[role]), **call.headers}
+        client = self.world.client
+        if call.form is not None:
+            file = self.world.files["photo" if self.key in MULTIPART_FIELDS else "other"]
+            body, content_type = multipart(call.form, file)
+            return client.simulate_request(self.method, call.path, params=call.query or None, body=body,
+                                           headers={**headers, "Content-Type": content_type},
+                                           remote_addr=fresh_ip())
+        return client.simulate_request(self.method, call.path, params=call.query or None, json=call.body,
+                                       headers=headers, remote_addr=fresh_ip())
+
+    # ----- checks -----
+
+    def fail(self, role: str, what: str, problem: str) -> None:
+        self.failures.append(f"{self.method} {self.template} as {role}, {what}: {problem}")
+
+    def check_secrets(self, role: str, what: str, result: falcon.testing.Result,
+                      allowed: bytes | None = None) -> None:
+        headers = "\n".join(f"{k}: {v}" for k, v in result.headers.items() if k.lower() != "x-request-id")
+        haystack = result.content + b"\n" + headers.encode()
+        for secret in self.world.secrets:
+            start = haystack.find(secret)
+            while start != -1:
+                before, after = haystack[start - 1: start], haystack[start + len(secret): start + len(secret) + 1]
+                if not (before and WORD.match(before)) and not (after and WORD.match(after)):
+                    self.fail(role, what, f"the answer ({result.status_code}) contains B's value "
+                                          f"{secret[:24].decode(errors='replace')!r}")
+                    break
+                start = haystack.find(secret, start + 1)
+        for key, piece in self.world.object_slices.items():
+            if piece != allowed and piece in result.content:
+                self.fail(role, what, f"the answer ({result.status_code}) contains B's object {key}")
+
+    def compare(self, role: str, what: str, result: falcon.testing.Result, unknown: falcon.testing.Result,
+                *, must_be: int | None = None) -> None:
+        """B's value must get exactly what an unknown value gets, and never a success."""
+        if _answer(result) != _answer(unknown):
+            self.fail(role, what, f"answers {_answer(result)}, an unknown value {_answer(unknown)}")
+        elif must_be is not None and result.status_code != must_be:
+            self.fail(role, what, f"answers {_answer(result)}, expected {must_be}")
+        elif result.status_code < 300 and (self.method != "GET" or result.content != unknown.content):
+            self.fail(role, what, f"succeeds ({result.status_code}) with B's value")
+
+    # ----- the matrix -----
+
+    def run(self) -> list[str]:
+        op, world = self.op, self.world
+        callers = ("ADMIN",) if op.auth == "public" else ROLES
+        self.tokens = {role: open_session(world.settings, world.clock, world.a.user_id(role)) for role in ROLES}
+        for role in callers:
+            if op.auth != "public" and op.roles is not None and role not in op.roles:
+                self.refused(role)
+                continue
+            self.own_use(role)
+            for name, converter in self.params:
+                self.path_parameter(role, name, converter)
+            for where, name in self.id_slots():
+                self.id_slot(role, where, name)
+        return self.failures
+
+    def refused(self, role: str) -> None:
+        first = next(iter(self.world.b_ids["patient"]))
+        result = self.send(self._call({name: first for name, _ in self.params}), role)
+        if _answer(result) != (403, "forbidden"):
+            self.fail(role, "a role the route does not allow", f"answers {_answer(result)}, expected 403 forbidden")
+        self.check_secrets(role, "refused", result)
+
+    def own_use(self, role: str) -> None:
+        if self.params and self.method != "GET":
+            return  # with A's own ids it would delete or change A's records
+        values = self._own_path_values()
+        if values is None:
+            return
+        result = self.send(self._call(values), role)
+        if result.status_code >= 500:
+            self.fail(role, "A's own request", f"answers {_answer(result)}")
+        self.check_secrets(role, "A's own request", result)
+
+    def path_parameter(self, role: str, name: str, converter: str | None) -> None:
+        own = self._own_path_values() or {}
+        values = [(v, kind, what) for v, (kind, what) in self.world.b_values.items()
+                  if converter != "uuid" or kind == "uuid"]
+        unknown: dict[str, falcon.testing.Result] = {}
+        for kind in {kind for _, kind, _ in values}:
+            call = self._call({**own, name: UNKNOWN[kind]()})
+            self._if_match(call, own=False)
+            unknown[kind] = self.send(call, role)
+            if unknown[kind].status_code >= 500:
+                self.fail(role, f"{{{name}}} unknown {kind}", f"answers {_answer(unknown[kind])}")
+        public_table = PUBLIC_DATA.get(self.key)
+        for value, kind, what in values:
+            call = self._call({**own, name: value})
+            self._if_match(call, own=False)
+            for param in self.op.query:  # the most the route can do, e.g. confirmRetentionOverride
+                if param["in"] == "query" and "true" in param.get("schema", {}).get("enum", []):
+                    call.query[param["name"]] = "true"
+            result = self.send(call, role)
+            where = f"{{{name}}} = {what}"
+            if public_table is not None and value in self.world.b_ids[public_table]:
+                self.public_data(role, where, result, public_table, value)
+                continue
+            self.compare(role, where, result, unknown[kind], must_be=404 if converter == "uuid" else None)
+            self.check_secrets(role, where, result)
+
+    def public_data(self, role: str, where: str, result: falcon.testing.Result, table: str, value: str) -> None:
+        [(key, data)] = [(k, d) for k, d in self.world.snapshot_b().objects.items() if k.endswith(value)]
+        if result.status_code != 200 or result.content != data:
+            self.fail(role, where, f"answers {result.status_code}, expected B's {table} itself (public)")
+        self.check_secrets(role, where, result, allowed=self.world.object_slices[key])
+
+    def id_slots(self) -> list[tuple[str, str]]:
+        slots = [("query", p["name"]) for p in self.op.query
+                 if p["in"] == "query" and _is_id(p["name"], p.get("schema", {}))]
+        schema = MULTIPART_FIELDS.get(self.key) or self.op.request or {}
+        where = "form" if self.key in MULTIPART_FIELDS else "body"
+        return slots + [(where, name) for name, prop in schema.get("properties", {}).items() if _is_id(name, prop)]
+
+    def id_slot(self, role: str, where: str, name: str) -> None:
+        own = self._own_path_values()
+        if own is None:
+            self.fail(role, f"{where} {name}", "the matrix does not know what the path parameters name:"
+                                               " add them to PARAM_TABLES or COLLECTION_TABLES")
+            return
+        table = SLOT_TABLES.get(name)
+        values = self.world.b_ids[table] if table else [v for v, (k, _) in self.world.b_values.items() if k == "uuid"]
+
+        def request(value: str) -> falcon.testing.Result:
+            call = self._call(own)
+            self._if_match(call, own=True)
+            if where == "query":
+                call.query[name] = value
+            elif where == "form":
+                call.form[name] = value
+            else:
+                call.body[name] = value
+            return self.send(call, role)
+
+        unknown = request(str(uuid.uuid4()))
+        if unknown.status_code >= 500 or unknown.status_code == 400:
+            self.fail(role, f"{where} {name} unknown", f"answers {_answer(unknown)}: the matrix's sample"
+                                                       " request does not get as far as this id")
+        for value in values:
+            what = f"{where} {name} = {self.world.b_values.get(value, ('', 'B id'))[1]}"
+            result = request(value)
+            self.compare(role, what, result, unknown)
+            self.check_secrets(role, what, result)
+
+
+# --- the tests ----------------------------------------------------------------------------
+
+
+def test_both_practices_have_rows_in_every_tenant_table(world):
+    """A tenant table the builder leaves empty would go unchecked: a new table fails here."""
+    for tenant in (world.a, world.b):
+        rows = snapshot(world.owner, world.store, world.tables, tenant.practice_id).rows
+        assert {"patient", "consent_form", "app_user", "audit_log", "photo"} <= set(world.tables)
+        empty = [table for table in world.tables if not rows[table]]
+        assert not empty, f"practice {tenant.label} has no rows in {empty}: add them to build_tenant/complete"
+        statuses = {row["status"] for row in rows["consent_form"]}
+        assert {"PENDING", "SIGNED", "REVOKED"} <= statuses
+
+
+def test_the_exceptions_name_real_routes():
+    for key in (*CREDENTIAL_ROUTES, *PUBLIC_DATA):
+        assert key in OPERATIONS and OPERATIONS[key].auth == "public", key
+    for key in MULTIPART_FIELDS:
+        assert OPERATIONS[key].request_media == "multipart/form-data", key
+
+
+@pytest.mark.parametrize("route", sorted(OPERATIONS), ids=[f"{m} {t}" for t, m in sorted(OPERATIONS)])
+def test_practice_a_cannot_reach_practice_b(world, route):
+    template, method = route
+    if route in CREDENTIAL_ROUTES:
+        pytest.skip(f"by design: {CREDENTIAL_ROUTES[route]}")
+    database_proxy.initialize(world.app_database)
+    before = digest(world.snapshot_b())
+    failures = RouteMatrix(world, template, method, OPERATIONS[route]).run()
+    after = digest(world.snapshot_b())
+    changed = sorted(name for name in {*before, *after} if before.get(name) != after.get(name))
+    if changed:
+        failures.append(f"{method} {template} changed B's {', '.join(changed)}")
+    assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])
