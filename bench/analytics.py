@@ -1,13 +1,15 @@
 """Analytics for one practice among 1 000 000 consent forms of 1 000 practices.
 
-Measures the analytics service (`overview`, `by-period` per day and per month) for a small
-practice (50 forms) and a big one (5 000 forms), each call against the same SQL statements
-replayed directly on a psycopg2 connection in the same run, first with only those two
-practices' forms in the database, then after 994 950 forms of 998 other practices were added.
-A small practice's time must not grow with the other practices' data. See bench/README.md.
+Two databases on one PostgreSQL server hold the same two practices, byte for byte: a small one
+(50 consent forms) and a big one (5 000). In `alone` that is all; in `full` 998 other practices
+add 994 950 forms, 1 000 000 in all. For each practice and figure (`overview`, `by-period` per
+day and per month) the bench times the analytics service call and the very statements that
+call sent, replayed directly on a psycopg2 connection, in both databases, round by round
+interleaved so that load from elsewhere on the machine hits all of them alike. A small
+practice's time must not grow with the other practices' data. See bench/README.md.
 
 Runs on a throwaway PostgreSQL cluster (tests/support/postgres.py) or on
-APPLIANCE_TEST_DATABASE_URL, in a database of its own that it drops at the end.
+APPLIANCE_TEST_DATABASE_URL, in databases of its own that it drops at the end.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import peewee
 import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,20 +40,15 @@ from appliance.migrator import upgrade
 from appliance.models import database as database_proxy
 from appliance.principal import Principal
 from appliance.services.analytics import Analytics, Period
-from tests.support.postgres import start_postgres
+from tests.support.postgres import PostgresServer, start_postgres
 
 TOTAL_FORMS = 1_000_000
 PRACTICES = 1_000
 SMALL, BIG = 50, 5_000
-#: Forms are created over the year before NOW, signed (60 % of them) within a day.
+#: Forms are created over the year before NOW; 60 % are signed within a day.
 NOW = dt.datetime(2026, 12, 1, 9, 0)
 YEAR_SECONDS = 365 * 86_400
-
-
-def practice_id(index: int) -> uuid.UUID:
-    """Practice 0 is the small one, 1 the big one, 2..999 the others."""
-    return uuid.UUID(int=index + 1)
-
+WARM_UP = 3
 
 PRACTICES_SQL = """
 INSERT INTO practice (id, name, contact_email, public_key, encrypted_priv_key, lookup_salt,
@@ -77,183 +76,212 @@ FROM generate_series(0, %(forms)s - 1) AS g,
      LATERAL (SELECT %(start)s::timestamp + (g::bigint * %(year)s / %(forms)s) * interval '1 second') AS t(c)
 """
 
-
-def insert_forms(cursor, first: int, count: int, forms: int, tag: str) -> float:
-    began = time.perf_counter()
-    cursor.execute(FORMS_SQL, {"first": first, "count": count, "forms": forms, "tag": tag,
-                               "start": NOW - dt.timedelta(seconds=YEAR_SECONDS), "year": YEAR_SECONDS})
-    return time.perf_counter() - began
-
-
-class Recorder:
-    """Records the statements the service sends, to replay them directly."""
-
-    def __init__(self, database):
-        self.statements: list[tuple[str, tuple]] = []
-        self._original = database.execute_sql
-        database.execute_sql = self._execute
-
-    def _execute(self, sql, params=None, *args, **kwargs):
-        self.statements.append((sql, tuple(params or ())))
-        return self._original(sql, params, *args, **kwargs)
-
-
-def timed(call: Callable[[], object], rounds: int) -> list[float]:
-    samples = []
-    for _ in range(rounds):
-        began = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - began) * 1000)
-    return samples
-
-
-def measure(analytics: Analytics, recorder: Recorder, raw, index: int, name: str, call, rounds: int) -> dict:
-    """Median ms of the service call and of its statements replayed on `raw`, interleaved."""
-    pid = practice_id(index)
-    principal = Principal(uuid.uuid4(), None, pid, "ADMIN", "bench@bench.example", "Bench")
-    with tenancy.practice_scope(pid):
-        recorder.statements.clear()
-        call(analytics, principal)
-        statements = list(recorder.statements)
-        scope = tenancy.postgres_scope_sql()  # what the database layer prefixes to each statement
-
-    def service() -> None:
-        with tenancy.practice_scope(pid):
-            call(analytics, principal)
-
-    def direct() -> None:
-        with raw.cursor() as cursor:
-            for sql, params in statements:
-                cursor.execute(scope + sql, params)
-                cursor.fetchall()
-
-    for _ in range(3):  # warm-up: caches, plans, connections
-        service()
-        direct()
-    service_ms, raw_ms = [], []
-    for _ in range(rounds):
-        service_ms += timed(service, 1)
-        raw_ms += timed(direct, 1)
-    return {"name": name, "service": statistics.median(service_ms), "raw": statistics.median(raw_ms),
-            "statements": len(statements)}
-
-
-CALLS = {
+CALLS: dict[str, Callable[[Analytics, Principal], dict]] = {
     "overview": lambda a, p: a.overview(p, Period()),
     "by-period day": lambda a, p: a.by_period(p, Period(), "day"),
     "by-period month": lambda a, p: a.by_period(p, Period(), "month"),
 }
+PRACTICE_SIZES = {"small": 0, "big": 1}  # practice index
 
 
-def run_phase(label: str, analytics: Analytics, recorder: Recorder, raw, rounds: int) -> list[dict]:
-    rows = []
-    for index, size in ((0, "small"), (1, "big")):
-        for name, call in CALLS.items():
-            row = measure(analytics, recorder, raw, index, name, call, rounds)
-            rows.append({"phase": label, "practice": size, **row})
-            print(f"  {label:<9} {size:<6} {name:<16} service {row['service']:7.2f} ms"
-                  f"  raw SQL {row['raw']:7.2f} ms  ({row['statements']} statements)", flush=True)
-    return rows
+def practice_id(index: int) -> uuid.UUID:
+    """Practice 0 is the small one, 1 the big one, 2..999 the others."""
+    return uuid.UUID(int=index + 1)
+
+
+def insert_forms(cursor, first: int, count: int, forms: int, tag: str) -> None:
+    cursor.execute(FORMS_SQL, {"first": first, "count": count, "forms": forms, "tag": tag,
+                               "start": NOW - dt.timedelta(seconds=YEAR_SECONDS), "year": YEAR_SECONDS})
+
+
+@dataclass
+class Target:
+    """One database: the service on the application role, and a raw connection as that role."""
+
+    label: str
+    database: peewee.Database
+    raw: object
+    analytics: Analytics = field(init=False)
+    recorded: list[tuple[str, tuple]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.analytics = Analytics(self.database, FixedClock(NOW), None)
+        original = self.database.execute_sql
+
+        def recording(sql, params=None, *args, **kwargs):
+            self.recorded.append((sql, tuple(params or ())))
+            return original(sql, params, *args, **kwargs)
+
+        self.database.execute_sql = recording
+
+    def service(self, call, principal: Principal) -> None:
+        database_proxy.initialize(self.database)  # the models read through the proxy
+        with tenancy.practice_scope(principal.practice_id):
+            call(self.analytics, principal)
+
+    def statements(self, call, principal: Principal) -> tuple[str, list[tuple[str, tuple]]]:
+        """What the database layer prefixes to each statement, and the statements of one call."""
+        self.recorded.clear()
+        self.service(call, principal)
+        with tenancy.practice_scope(principal.practice_id):
+            return tenancy.postgres_scope_sql(), list(self.recorded)
+
+    def replay(self, scope: str, statements: list[tuple[str, tuple]]) -> None:
+        with self.raw.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(scope + sql, params)
+                cursor.fetchall()
+
+
+def elapsed_ms(call: Callable[[], None]) -> float:
+    began = time.perf_counter()
+    call()
+    return (time.perf_counter() - began) * 1000
+
+
+def measure(targets: list[Target], rounds: int) -> dict[tuple[str, str, str], dict]:
+    """(database, practice, figure) -> median ms of the service call and of its raw SQL.
+
+    Each round times every combination once, so slow moments of the machine spread evenly."""
+    cases = []
+    for size, index in PRACTICE_SIZES.items():
+        principal = Principal(uuid.uuid4(), None, practice_id(index), "ADMIN", "bench@bench.example", "Bench")
+        for figure, call in CALLS.items():
+            for target in targets:
+                scope, statements = target.statements(call, principal)
+                cases.append(((target.label, size, figure), target, call, principal, scope, statements))
+    samples: dict[tuple[str, str, str], dict[str, list[float]]] = {
+        key: {"service": [], "raw": []} for key, *_ in cases
+    }
+    for round_number in range(WARM_UP + rounds):
+        for key, target, call, principal, scope, statements in cases:
+            service = elapsed_ms(lambda t=target, c=call, p=principal: t.service(c, p))
+            raw = elapsed_ms(lambda t=target, s=scope, st=statements: t.replay(s, st))
+            if round_number >= WARM_UP:
+                samples[key]["service"].append(service)
+                samples[key]["raw"].append(raw)
+    return {key: {"service": statistics.median(samples[key]["service"]),
+                  "raw": statistics.median(samples[key]["raw"]), "statements": len(statements)}
+            for key, _, _, _, _, statements in cases}
+
+
+def create(server: PostgresServer, role: str, password: str) -> tuple[str, str, str]:
+    """A migrated database with the application role's grants: (name, owner URL, app URL)."""
+    name = f"appliance_bench_{secrets.token_hex(4)}"
+    owner_url = server.create_database(name)
+    owner = open_database(owner_url)
+    owner.execute_sql(f"DO $$ BEGIN CREATE ROLE {role} LOGIN PASSWORD '{password}';"
+                      " EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    upgrade(owner, app_role=role)
+    owner.close_all()
+    parts = urlsplit(owner_url)
+    app_netloc = f"{role}:{password}@{parts.hostname}:{parts.port}"
+    return name, owner_url, urlunsplit(parts._replace(netloc=app_netloc))
+
+
+def load(owner_url: str, *, others: bool) -> str:
+    """Fills a database: the practices, the small and the big one's forms, and (with `others`)
+    the other practices' forms. Answers what it did."""
+    loader = psycopg2.connect(owner_url)  # the superuser: bulk loading, not subject to RLS
+    loader.autocommit = True
+    cursor = loader.cursor()
+    # Generated rows reference existing practices: skip the per-row foreign-key triggers.
+    cursor.execute("SET session_replication_role = replica")
+    cursor.execute(PRACTICES_SQL, {"start": NOW - dt.timedelta(days=400), "practices": PRACTICES})
+    insert_forms(cursor, 0, 1, SMALL, "0")
+    insert_forms(cursor, 1, 1, BIG, "1")
+    note = ""
+    if others:
+        # Secondary indexes are dropped for the bulk insert and built again afterwards (much
+        # faster than a million index inserts); the figures run with exactly the migrated indexes.
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'consent_form'"
+                       " AND indexname NOT IN (SELECT conname FROM pg_constraint)")
+        indexes = cursor.fetchall()
+        began = time.perf_counter()
+        for index, _ in indexes:
+            cursor.execute(f'DROP INDEX "{index}"')
+        insert_forms(cursor, 2, PRACTICES - 2, TOTAL_FORMS - SMALL - BIG, "2")
+        for _, definition in indexes:
+            cursor.execute(definition)
+        note = f", loaded in {time.perf_counter() - began:.1f} s with {len(indexes)} indexes rebuilt"
+    cursor.execute("VACUUM ANALYZE consent_form")
+    cursor.execute("SELECT count(*), count(DISTINCT practice_id) FROM consent_form")
+    forms, practices = cursor.fetchone()
+    loader.close()
+    return f"{forms} forms of {practices} practices{note}"
+
+
+def report(results: dict[tuple[str, str, str], dict]) -> None:
+    print("\ndatabase  practice  figure            service ms  raw SQL ms  service/raw")
+    for (label, size, figure), row in results.items():
+        print(f"{label:<9} {size:<9} {figure:<16} {row['service']:>11.2f} {row['raw']:>11.2f}"
+              f" {row['service'] / row['raw']:>11.2f}x")
+    print("\nfull / alone (the same practice and figure, 1 000 000 forms against 5 050):")
+    for (label, size, figure), row in results.items():
+        if label == "full":
+            alone = results[("alone", size, figure)]
+            print(f"  {size:<6} {figure:<16} service {row['service'] / alone['service']:.2f}x"
+                  f"  raw SQL {row['raw'] / alone['raw']:.2f}x")
+
+
+def explain(target: Target) -> None:
+    """The plans of the small practice's statements in the full database."""
+    principal = Principal(uuid.uuid4(), None, practice_id(0), "ADMIN", "bench@bench.example", "Bench")
+    for figure, call in CALLS.items():
+        scope, statements = target.statements(call, principal)
+        for sql, params in statements:
+            with target.raw.cursor() as cursor:
+                cursor.execute(scope + "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + sql, params)
+                print(f"\n-- {figure} (small practice, full database)\n"
+                      + "\n".join(line for (line,) in cursor.fetchall()))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=40, help="timed calls per measurement (default 40)")
+    parser.add_argument("--rounds", type=int, default=40,
+                        help="timed rounds (default 40), after 3 warm-up rounds")
     parser.add_argument("--explain", action="store_true",
-                        help="print the plans of the small practice's statements among 1M forms")
+                        help="print the plans of the small practice's statements in the full database")
     args = parser.parse_args()
 
     server = start_postgres()
-    name = f"appliance_bench_{secrets.token_hex(4)}"
     role, password = f"appliance_bench_{secrets.token_hex(4)}", secrets.token_hex(16)
-    owner_url = server.create_database(name)
+    names: list[str] = []
+    opened: list[Target] = []
     try:
-        owner = open_database(owner_url)
-        owner.execute_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        upgrade(owner, app_role=role)
-        owner.close_all()
-        parts = urlsplit(owner_url)
-        app_url = urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
-        return bench(owner_url, app_url, args)
+        targets = []
+        for label in ("alone", "full"):
+            name, owner_url, app_url = create(server, role, password)
+            names.append(name)
+            began = time.perf_counter()
+            what = load(owner_url, others=label == "full")
+            print(f"{label}: {what} ({time.perf_counter() - began:.1f} s in all)", flush=True)
+            raw = psycopg2.connect(app_url)  # the application role: row-level security applies
+            raw.autocommit = True
+            opened.append(Target(label, open_database(app_url, pool_size=2), raw))
+            targets.append(opened[-1])
+        with psycopg2.connect(server.maintenance_url) as conn, conn.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+        conn.close()
+        print(f"PostgreSQL {version}, {os.cpu_count()} cores, Python {platform.python_version()},"
+              f" {args.rounds} rounds (median)", flush=True)
+        report(measure(targets, args.rounds))
+        if args.explain:
+            explain(targets[1])
+        return 0
     finally:
-        server.drop_database(name)
+        for target in opened:
+            target.raw.close()
+            target.database.close_all()
+        for name in names:
+            server.drop_database(name)
         cleanup = psycopg2.connect(server.maintenance_url)
         cleanup.autocommit = True
         with cleanup.cursor() as cursor:
             cursor.execute(f"DROP ROLE IF EXISTS {role}")
         cleanup.close()
         server.stop()
-
-
-def bench(owner_url: str, app_url: str, args) -> int:
-    loader = psycopg2.connect(owner_url)  # the superuser: bulk loading, not subject to RLS
-    loader.autocommit = True
-    cursor = loader.cursor()
-    # Generated rows reference existing practices: skip the per-row foreign-key triggers.
-    cursor.execute("SET session_replication_role = replica")
-    cursor.execute("SHOW server_version")
-    version = cursor.fetchone()[0]
-    cursor.execute(PRACTICES_SQL, {"start": NOW - dt.timedelta(days=400), "practices": PRACTICES})
-    insert_forms(cursor, 0, 1, SMALL, "0")
-    insert_forms(cursor, 1, 1, BIG, "1")
-    cursor.execute("VACUUM ANALYZE consent_form")
-
-    database = open_database(app_url, pool_size=2)  # the application role: row-level security applies
-    database_proxy.initialize(database)
-    analytics = Analytics(database, FixedClock(NOW), None)
-    recorder = Recorder(database)
-    raw = psycopg2.connect(app_url)
-    raw.autocommit = True
-
-    print(f"analytics bench: PostgreSQL {version}, {os.cpu_count()} cores,"
-          f" Python {platform.python_version()}, {args.rounds} timed calls per figure (median)", flush=True)
-    rows = run_phase("alone", analytics, recorder, raw, args.rounds)
-
-    others = TOTAL_FORMS - SMALL - BIG
-    print(f"  loading {others} forms of {PRACTICES - 2} other practices ...", flush=True)
-    seconds = insert_forms(cursor, 2, PRACTICES - 2, others, "2")
-    began = time.perf_counter()
-    cursor.execute("VACUUM ANALYZE consent_form")
-    vacuum = time.perf_counter() - began
-    cursor.execute("SELECT count(*), count(DISTINCT practice_id) FROM consent_form")
-    forms, practices = cursor.fetchone()
-    print(f"  loaded in {seconds:.1f} s (VACUUM ANALYZE {vacuum:.1f} s):"
-          f" {forms} forms of {practices} practices", flush=True)
-    rows += run_phase("among 1M", analytics, recorder, raw, args.rounds)
-
-    print("\nphase      practice  figure            service ms  raw SQL ms  service/raw")
-    for row in rows:
-        print(f"{row['phase']:<10} {row['practice']:<9} {row['name']:<16} {row['service']:>11.2f}"
-              f" {row['raw']:>11.2f} {row['service'] / row['raw']:>11.2f}x")
-    print("\ngrowth from alone to among 1M forms (same practice, same figure):")
-    alone = {(r["practice"], r["name"]): r for r in rows if r["phase"] == "alone"}
-    for row in rows:
-        if row["phase"] != "alone":
-            before = alone[(row["practice"], row["name"])]
-            service, direct = row["service"] / before["service"], row["raw"] / before["raw"]
-            print(f"  {row['practice']:<6} {row['name']:<16} service {service:.2f}x  raw SQL {direct:.2f}x")
-
-    if args.explain:
-        explain(analytics, recorder, raw)
-    raw.close()
-    loader.close()
-    database.close_all()
-    return 0
-
-
-def explain(analytics: Analytics, recorder: Recorder, raw) -> None:
-    pid = practice_id(0)
-    principal = Principal(uuid.uuid4(), None, pid, "ADMIN", "bench@bench.example", "Bench")
-    for name, call in CALLS.items():
-        with tenancy.practice_scope(pid):
-            recorder.statements.clear()
-            call(analytics, principal)
-            scope = tenancy.postgres_scope_sql()
-        for sql, params in recorder.statements:
-            with raw.cursor() as cursor:
-                cursor.execute(scope + "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + sql, params)
-                print(f"\n-- {name} (small practice, among 1M forms)\n"
-                      + "\n".join(line for (line,) in cursor.fetchall()))
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ test per (route, method), so a new route is a new test without anyone writing on
 route, each of A's roles calls it:
 
 * a role the route does not allow: 403 `forbidden`, whatever ids it names;
-* every path parameter with every id of B (a `{x:uuid}` parameter), or every id, link token
-  and lookup hash of B (any other parameter): the answer is exactly the answer for an unknown
-  value of the same kind, never a success, and 404 for a uuid parameter;
-* every id field of the request (body, multipart field, query; a property with format uuid or
-  a name ending in `Id`) with every id of B of the kind the name says (SLOT_TABLES; all of
+* every path parameter with every id of B (a `{x:uuid}` parameter; of the audit log only
+  some), or every id, link token and lookup hash of B (any other parameter): the answer is
+  exactly the answer for an unknown value of the same kind, never a success, and 404 for a
+  uuid parameter;
+* every id field of the request (body, multipart field, query; a property with format uuid,
+  or named `...Id` and accepting a uuid) with every id of B of the kind the name says (SLOT_TABLES; all of
   B's ids otherwise), the rest of the request being valid with A's own ids: the answer equals
   the answer for an unknown id, and the sample request must get as far as that id (an
   unknown id must not be refused as bad input). Usually a 404. A GET list filtered by B's id
@@ -108,6 +109,9 @@ SLOT_TABLES = {"patientId": "patient", "consentFormId": "consent_form", "consent
 #: How a made-up value of each kind looks (the answer for it is what B's value must get).
 UNKNOWN = {"uuid": lambda: str(uuid.uuid4()), "token": lambda: secrets.token_urlsafe(32),
            "hash": lambda: secrets.token_hex(32)}
+#: Path parameters get at most this many ids of each table: all of every record kind the
+#: builder makes, and six of the two dozen audit entries (no route names an entry by id).
+MAX_IDS_PER_TABLE = 6
 PARAM = re.compile(r"\{(\w+)(?::(\w+))?[^}]*\}")
 #: A secret counts only as a whole value, not as part of a longer one (198.18.0.5 in 198.18.0.57).
 WORD = re.compile(rb"[A-Za-z0-9_.-]")
@@ -174,9 +178,10 @@ def world(request, tmp_path_factory):
     tables = tenant_tables(owner)
     own, theirs = (snapshot(owner, store, tables, t.practice_id) for t in (a, b))
     b_values = {value: ("uuid", f"B's {table} id") for table in [*tables, "practice"]
-                for value in theirs.ids(table)}
+                for value in theirs.ids(table)[:MAX_IDS_PER_TABLE]}
     b_values.update({value: ("token", f"B's {what} token") for what, value in b.tokens.items()})
-    b_values.update({row["lookup_hash"]: ("hash", "B's patient lookupHash") for row in theirs.rows["patient"]})
+    b_values.update({row["lookup_hash"]: ("hash", "B's patient lookupHash")
+                     for row in theirs.rows["patient"]})
     a_base = {"patient": a.ids["patient"], "consent_form": a.ids["consent_signed"],
               "treatment_template": a.ids["template"], "treatment_plan": a.ids["plan"],
               "photo": a.ids["photo"], "practice_logo": a.ids["logo"], "team_invite": a.ids["invite"],
@@ -319,7 +324,8 @@ class RouteMatrix:
         for secret in self.world.secrets:
             start = haystack.find(secret)
             while start != -1:
-                before, after = haystack[start - 1: start], haystack[start + len(secret): start + len(secret) + 1]
+                end = start + len(secret)
+                before, after = haystack[start - 1: start], haystack[end: end + 1]
                 if not (before and WORD.match(before)) and not (after and WORD.match(after)):
                     self.fail(role, what, f"the answer ({result.status_code}) contains B's value "
                                           f"{secret[:24].decode(errors='replace')!r}")
@@ -344,7 +350,9 @@ class RouteMatrix:
     def run(self) -> list[str]:
         op, world = self.op, self.world
         callers = ("ADMIN",) if op.auth == "public" else ROLES
-        self.tokens = {role: open_session(world.settings, world.clock, world.a.user_id(role)) for role in ROLES}
+        # Sessions of this route's own, so that a logout here cannot end the next route's calls.
+        self.tokens = {role: open_session(world.settings, world.clock, world.a.user_id(role))
+                       for role in ROLES}
         for role in callers:
             if op.auth != "public" and op.roles is not None and role not in op.roles:
                 self.refused(role)
@@ -360,7 +368,8 @@ class RouteMatrix:
         first = next(iter(self.world.b_ids["patient"]))
         result = self.send(self._call({name: first for name, _ in self.params}), role)
         if _answer(result) != (403, "forbidden"):
-            self.fail(role, "a role the route does not allow", f"answers {_answer(result)}, expected 403 forbidden")
+            self.fail(role, "a role the route does not allow",
+                      f"answers {_answer(result)}, expected 403 forbidden")
         self.check_secrets(role, "refused", result)
 
     def own_use(self, role: str) -> None:
@@ -400,7 +409,8 @@ class RouteMatrix:
             self.compare(role, where, result, unknown[kind], must_be=404 if converter == "uuid" else None)
             self.check_secrets(role, where, result)
 
-    def public_data(self, role: str, where: str, result: falcon.testing.Result, table: str, value: str) -> None:
+    def public_data(self, role: str, where: str, result: falcon.testing.Result, table: str,
+                    value: str) -> None:
         [(key, data)] = [(k, d) for k, d in self.world.snapshot_b().objects.items() if k.endswith(value)]
         if result.status_code != 200 or result.content != data:
             self.fail(role, where, f"answers {result.status_code}, expected B's {table} itself (public)")
@@ -411,7 +421,8 @@ class RouteMatrix:
                  if p["in"] == "query" and _is_id(p["name"], p.get("schema", {}))]
         schema = MULTIPART_FIELDS.get(self.key) or self.op.request or {}
         where = "form" if self.key in MULTIPART_FIELDS else "body"
-        return slots + [(where, name) for name, prop in schema.get("properties", {}).items() if _is_id(name, prop)]
+        properties = schema.get("properties", {})
+        return slots + [(where, name) for name, prop in properties.items() if _is_id(name, prop)]
 
     def id_slot(self, role: str, where: str, name: str) -> None:
         own = self._own_path_values()
@@ -420,7 +431,8 @@ class RouteMatrix:
                                                " add them to PARAM_TABLES or COLLECTION_TABLES")
             return
         table = SLOT_TABLES.get(name)
-        values = self.world.b_ids[table] if table else [v for v, (k, _) in self.world.b_values.items() if k == "uuid"]
+        values = self.world.b_ids[table] if table else [
+            value for value, (kind, _) in self.world.b_values.items() if kind == "uuid"]
 
         def request(value: str) -> falcon.testing.Result:
             call = self._call(own)

@@ -214,7 +214,7 @@ def test_signed_consents_inside_the_retention_period_need_the_override(client, c
     for override in (None, "false"):
         refused = _delete(client, practice.token(), patient["id"], override)
         body = assert_error(refused, 409, "retention_period")
-        assert body["error"]["details"] == {"signedConsentsInRetention": 1}
+        assert body["error"]["details"] == {"signedConsentsInRetention": 1, "treatmentPlansInRetention": 0}
     assert_error(_delete(client, practice.token(), patient["id"], "yes"), 400, "validation_failed")
     assert len(patient_rows()) == 1 and len(consent_rows()) == 2
     assert audit_entries("PATIENT_DELETED") == []

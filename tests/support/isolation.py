@@ -16,6 +16,7 @@ that identify that practice's data and occur nowhere in the other practice's row
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -115,8 +116,8 @@ def build_tenant(client: falcon.testing.TestClient, label: str, exchange_root: P
     admin = Founder(account, practice, private_key)
     token, pid = admin.token, practice["id"]
     users = {"ADMIN": account,
-             "ARZT": member_with_role(client, pid, "ARZT", email=fresh_email(f"{label.lower()}-arzt")),
-             "EMPFANG": member_with_role(client, pid, "EMPFANG", email=fresh_email(f"{label.lower()}-empfang")),
+             **{role: member_with_role(client, pid, role, email=fresh_email(f"{label}-{role}".lower()))
+                for role in ("ARZT", "EMPFANG")},
              # invited and accepted: an ACCEPTED invite row and a member who joined the real way
              "JOINED": joined_member(client, token, "ARZT", name=f"Dr. {label} Kollege {tag}")}
     pending_invite = invited(client, token, fresh_email(f"{label.lower()}-invited"), "EMPFANG")
@@ -138,7 +139,8 @@ def build_tenant(client: falcon.testing.TestClient, label: str, exchange_root: P
     staff = treatment.Practice(admin, users["ARZT"])
     template = treatment.create_template(client, staff, name=f"Glabella {label} {tag}",
                                          notes=f"Vorlage {label} {tag}")
-    plan = treatment.create_plan(client, staff, patient, consentFormId=signed["id"], templateId=template["id"])
+    plan = treatment.create_plan(client, staff, patient, consentFormId=signed["id"],
+                                 templateId=template["id"])
     wrapped, ciphertext = encrypt_photo(practice, b"\xff\xd8\xff\xe0" + secrets.token_bytes(4000))
     metadata = crypto.seal_field(practice["publicKey"], "photo.metadata", {"note": f"Foto {label} {tag}"})
     photo = _ok(upload(client, token, photo_fields(
@@ -209,10 +211,8 @@ def canonical_uuid(value: Any) -> str:
 def _query(database: peewee.Database, sql: str, params: tuple) -> list[dict[str, Any]]:
     cursor = database.execute_sql(sql, params)
     columns = [column[0] for column in cursor.description]
-    rows = [
-        {c: bytes(v) if isinstance(v, memoryview | bytearray) else v for c, v in zip(columns, row, strict=True)}
-        for row in cursor.fetchall()
-    ]
+    rows = [{column: bytes(value) if isinstance(value, memoryview | bytearray) else value
+             for column, value in zip(columns, row, strict=True)} for row in cursor.fetchall()]
     return sorted(rows, key=repr)
 
 
@@ -256,12 +256,10 @@ def _text_forms(value: Any) -> set[str]:
         pass
     else:
         return {str(parsed), parsed.hex}
-    forms = {value}
+    forms = {value, json.dumps(value)[1:-1]}  # and as JSON writes it with ensure_ascii
     if value[:1] in "{[":
-        try:
+        with contextlib.suppress(ValueError):
             forms |= {form for leaf in _leaves(json.loads(value)) for form in _text_forms(leaf)}
-        except ValueError:
-            pass
     return forms
 
 
@@ -282,7 +280,8 @@ def object_samples(shot: Snapshot) -> dict[str, bytes]:
 
 def digest(shot: Snapshot) -> dict[str, Any]:
     """The snapshot in a form that compares quickly and prints briefly."""
-    return {**shot.rows, "objects": {key: hashlib.sha256(data).hexdigest() for key, data in shot.objects.items()}}
+    objects = {key: hashlib.sha256(data).hexdigest() for key, data in shot.objects.items()}
+    return {**shot.rows, "objects": objects}
 
 
 # --- request bodies from the declared schemas ----------------------------------------------
@@ -304,10 +303,12 @@ def sample_value(name: str, schema: dict, samples: dict[str, Any]) -> Any:
     if kind == "object":
         properties = schema.get("properties", {})
         names = list(schema.get("required", []))
-        names += [key for key in properties if key not in names][: max(schema.get("minProperties", 0) - len(names), 0)]
+        missing = max(schema.get("minProperties", 0) - len(names), 0)  # PATCH bodies: some property
+        names += [key for key in properties if key not in names][:missing]
         return {key: sample_value(key, properties.get(key, {}), samples) for key in names}
     if kind == "array":
-        return [sample_value(name, schema.get("items", {}), samples) for _ in range(schema.get("minItems", 0))]
+        count = schema.get("minItems", 0)
+        return [sample_value(name, schema.get("items", {}), samples) for _ in range(count)]
     if kind in ("integer", "number"):
         return schema.get("minimum", 1)
     if kind == "boolean":
@@ -330,11 +331,13 @@ def samples_for(tenant: Tenant) -> dict[str, Any]:
     practice, ids = tenant.practice, tenant.ids
     plan = treatment.sealed_plan(treatment.Practice(tenant.admin, tenant.users["ARZT"]), ids["patient"])
     identity = patient_body(practice)
+    del identity["lookupHash"]
     return {
-        **{name: identity[name] for name in ("encryptedFirstName", "encryptedLastName", "encryptedDateOfBirth")},
+        **identity,
         **plan,
-        "patientId": ids["patient"], "consentFormId": ids["consent_signed"], "consentId": ids["consent_signed"],
-        "templateId": ids["template"], "treatmentPlanId": ids["plan"], "userId": tenant.user_id("ADMIN"),
+        "patientId": ids["patient"], "consentFormId": ids["consent_signed"],
+        "consentId": ids["consent_signed"], "templateId": ids["template"], "treatmentPlanId": ids["plan"],
+        "userId": tenant.user_id("ADMIN"),
         "challengeId": ids["challenge"],
         "challengeResponse": base64.b64encode(secrets.token_bytes(envelopes.CHALLENGE_BYTES)).decode(),
         "encryptedPrivKey": practice["encryptedPrivKey"], "publicKey": practice["publicKey"],
@@ -342,6 +345,7 @@ def samples_for(tenant: Tenant) -> dict[str, Any]:
         "name": lambda: f"Matrix {secrets.token_hex(3)}",
         "performedAt": treatment.PERFORMED_AT, "takenAt": TAKEN_AT,
         "points": treatment.template_body()["points"][:1],
-        "patientNumber": "8812345678", "lastName": "Muster", "firstName": "Erika", "dateOfBirth": "1980-02-29",
+        "patientNumber": "8812345678", "lastName": "Muster", "firstName": "Erika",
+        "dateOfBirth": "1980-02-29",
         "code": "000000",
     }
