@@ -6,10 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hashlib
 import logging
-import re
-import secrets
 import uuid
 from typing import Protocol
 
@@ -24,17 +21,14 @@ from appliance.models import SIGNED_STATUSES, ConsentForm, Patient, Practice
 from appliance.principal import Principal
 from appliance.services.accounts import Caller
 from appliance.services.audit import Audit
+from appliance.services.link_tokens import TOKEN, find_by_token, new_token, token_hash
 from appliance.services.logo import logo_url
 from appliance.services.patients import sealed_identity
 
 log = logging.getLogger("appliance.consents")
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 bits
 REVOCABLE = ("PENDING", *SIGNED_STATUSES)
 MAX_ANSWERS_BYTES = 768 * 1024
 
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _gone(status: str) -> ApiError:
@@ -67,7 +61,7 @@ class Consents:
 
     def create(self, principal: Principal, body: dict, caller: Caller) -> dict:
         now = self._clock.now()
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         with self._db.atomic():
             practice = Practice.get_by_id(principal.practice_id)
             if body["type"] not in practice.enabled_consent_types:
@@ -107,7 +101,7 @@ class Consents:
         and stops working. The deadline stays as it was.
         """
         now = self._clock.now()
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         with self._db.atomic():
             form = ConsentForm.get_or_none(ConsentForm.id == consent_id)
             if form is None:
@@ -227,7 +221,7 @@ class Consents:
         try:
             condition = ConsentForm.id == uuid.UUID(token_or_id)
         except ValueError:
-            if not TOKEN.match(token_or_id):
+            if not TOKEN.fullmatch(token_or_id):
                 raise not_found("consent") from None
             condition = ConsentForm.token_hash == token_hash(token_or_id)
         form = ConsentForm.get_or_none(condition)
@@ -238,10 +232,7 @@ class Consents:
     # ----- patient side (public: the token is the credential) -----
 
     def _by_token(self, token: str) -> ConsentForm:
-        if not TOKEN.match(token):
-            raise not_found("consent")
-        with tenancy.unscoped("a consent token names its practice"):
-            form = ConsentForm.get_or_none(ConsentForm.token_hash == token_hash(token))
+        form = find_by_token(ConsentForm, token)
         if form is None:
             raise not_found("consent")
         return form

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import re
-import secrets
 import uuid
 from typing import Protocol
 
@@ -31,11 +29,11 @@ from appliance.principal import Principal
 from appliance.services import passwords
 from appliance.services.accounts import Accounts, Caller, normalise_email, user_view
 from appliance.services.audit import Audit
+from appliance.services.link_tokens import find_by_token, new_token, token_hash
 from appliance.services.sessions import Sessions
 
 log = logging.getLogger("appliance.team")
 INVITE_TTL = dt.timedelta(days=7)
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 bits
 _LOCK_PREFIX = b"appliance team lock|"
 _GONE = {
     "ACCEPTED": ("invite_used", "this invite was already accepted"),
@@ -57,9 +55,6 @@ class NoSeatLimit:
     def check_seat(self, practice_id: uuid.UUID) -> None:
         return None
 
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def mask_email(email: str) -> str:
@@ -218,7 +213,7 @@ class Team:
 
     def invite(self, principal: Principal, email: str, role: str, caller: Caller) -> dict:
         email = normalise_email(email)
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         now = self._clock.now()
         with self._db.atomic():
             self._lock_team(principal.practice_id)
@@ -237,7 +232,7 @@ class Team:
 
     def resend(self, principal: Principal, invite_id: uuid.UUID, caller: Caller) -> dict:
         """A fresh token and 7 more days; the old link stops working (only hashes are kept)."""
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         now = self._clock.now()
         with self._db.atomic():
             self._lock_team(principal.practice_id)
@@ -323,10 +318,7 @@ class Team:
 
     def _open_invite(self, token: str) -> TeamInvite:
         """The pending invite of a token; unknown, used, revoked and expired differ by code only."""
-        if not TOKEN.match(token):
-            raise not_found("invite")
-        with tenancy.unscoped("an invite token names its practice"):
-            invite = TeamInvite.get_or_none(TeamInvite.token_hash == token_hash(token))
+        invite = find_by_token(TeamInvite, token)
         if invite is None:
             raise not_found("invite")
         status = invite.status(self._clock.now())

@@ -415,7 +415,7 @@ class MachineDeployment:
                                                                 "vars": {**self.variables,
                                                                          "appliance_wheel": str(wheel)}}}))
         env = tool_env(ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(self.prefix / "ansible-tmp"),
-                       ANSIBLE_REMOTE_TEMP=str(self.prefix / "ansible-tmp"), ANSIBLE_RETRY_FILES_ENABLED="0")
+                       ANSIBLE_REMOTE_TEMP=str(self.prefix / "ansible-tmp"))
         return run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "site.yml"], env=env,
                    cwd=ANSIBLE, timeout=900)
 
