@@ -118,13 +118,16 @@ def audit_csv(filters: AuditFilter, dialect: str, zone: zoneinfo.ZoneInfo,
     encoder = codecs.getincrementalencoder("utf-8")()
     yield codecs.BOM_UTF8 if dialect == "de" else b""
     writer.writerow(HEADERS[dialect])
+    chain = chain_of(tenancy.current())
     last_seq = after_seq
     while True:
         rows = list(
             filters.apply(
                 AuditEntry.select(AuditEntry, User.name, User.email)
                 .join(User, peewee.JOIN.LEFT_OUTER, on=User.id == AuditEntry.user_id)
-                .where(AuditEntry.seq > last_seq)
+                # The chain names the practice too, and (chain, seq) is the index each batch
+                # starts from: without it every batch would read the whole log.
+                .where(AuditEntry.chain == chain, AuditEntry.seq > last_seq)
             )
             .order_by(AuditEntry.seq)
             .limit(BATCH)

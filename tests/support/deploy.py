@@ -9,6 +9,7 @@ and a database owned by the owner.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import sqlite3
@@ -238,14 +239,14 @@ def unit_command(path: Path) -> UnitCommand:
                        shlex.split(values["ExecStart"][0]), environment, values["WorkingDirectory"][0])
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the child may not read Python's files
+
+
 def _confine() -> None:
     """In the child before exec: what NoNewPrivileges= and MemoryDenyWriteExecute= ask of the
     kernel (prctl PR_SET_NO_NEW_PRIVS and PR_SET_MDWE), so the test finds code that needs
     writable and executable memory, as systemd's seccomp filter would."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(65, 1, 0, 0, 0) != 0:
+    if _LIBC.prctl(38, 1, 0, 0, 0) != 0 or _LIBC.prctl(65, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl failed")
 
 
@@ -347,7 +348,8 @@ class MachineDeployment:
         self.seaweed_ports = {"master": ports[5:7], "volume": ports[7:9], "filer": ports[9:11],
                               "s3": [self.s3_port, ports[11]], "admin": ports[12:14]}
         self.etc, self.var = prefix / "etc", prefix / "var"
-        (self.etc / "systemd").mkdir(parents=True)  # /etc/systemd/system exists on a real server
+        for folder in ("etc/systemd", "var/lib", "var/www", "var/backups", "opt"):
+            (prefix / folder).mkdir(parents=True, mode=0o755)  # as on a real server
         self.processes: list[subprocess.Popen] = []
         self.nginx_was_running = nginx_running()
         self.conf_d = self._postgres_conf_dir() / "conf.d" / "appliance.conf"
