@@ -212,6 +212,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from appliance.backup import BackupError, create_backup, prune
     from appliance.storage import StoreError, open_store
 
+    if args.keep_days is not None and args.keep_days < 1:
+        print("appliance: --keep-days must be at least 1", file=sys.stderr)
+        return 2
     settings = _settings()
     try:
         summary = create_backup(_owner_and_app_role(settings)[0], open_store(settings), Path(args.to))

@@ -43,7 +43,8 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
     units = {}
     for role, template, name in UNITS:
         engine = OBJECT_STORES.get(name)
-        extra = {"object_store_engine": engine, "object_store_install_dir": str(programs / engine)} if engine else {}
+        extra = {"object_store_engine": engine,
+                 "object_store_install_dir": str(programs / engine)} if engine else {}
         units[name] = folder / name
         units[name].write_text(render_template(role, template, **paths, **extra))
     return units

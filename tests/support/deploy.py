@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import grp
+import json
 import os
+import pwd
+import re
 import secrets
+import shlex
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -19,8 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import jinja2
 import psycopg2
+import yaml
 from psycopg2 import sql
+
+from tests.support.s3 import _free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE = ROOT / "ansible"
@@ -140,8 +150,6 @@ def tool_env(**extra: str) -> dict[str, str]:
 
 def role_variables(role: str) -> dict:
     """A role's defaults and vars, as written (values may still hold Jinja expressions)."""
-    import yaml
-
     variables: dict = {}
     for part in ("defaults", "vars"):
         path = ANSIBLE / "roles" / role / part / "main.yml"
@@ -153,10 +161,6 @@ def role_variables(role: str) -> dict:
 def render_template(role: str, template: str, **overrides) -> str:
     """A role template rendered as the template module does (trim_blocks), with the role's
     defaults resolved against each other and `overrides` taking precedence."""
-    import json
-
-    import jinja2
-
     environment = jinja2.Environment(  # noqa: S701 - unit files and configs, not HTML
         loader=jinja2.FileSystemLoader(ANSIBLE / "roles" / role / "templates"),
         trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
@@ -201,8 +205,6 @@ def verify_units(paths: list[Path]) -> str:
 
 def exposure(path: Path) -> float:
     """`systemd-analyze security --offline=true`'s overall exposure (0 best, 10 worst)."""
-    import re
-
     result = run(["systemd-analyze", "security", "--offline=true", str(path)], timeout=120)
     found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout + result.stderr)
     assert found, result.stdout + result.stderr
@@ -225,8 +227,6 @@ class UnitCommand:
 
 
 def unit_command(path: Path) -> UnitCommand:
-    import shlex
-
     text = path.read_text().replace("\\\n", " ")
     values: dict[str, list[str]] = {}
     for line in text.splitlines():
@@ -253,9 +253,6 @@ def _confine() -> None:
 def start_unit(path: Path, log: Path) -> subprocess.Popen:
     """Starts a service as its unit describes it: its user and group, environment, working
     directory and umask, with NoNewPrivileges and MemoryDenyWriteExecute applied."""
-    import grp
-    import pwd
-
     unit = unit_command(path)
     identity = {"user": pwd.getpwnam(unit.user).pw_uid, "group": grp.getgrnam(unit.group).gr_gid,
                 "extra_groups": []}
@@ -280,8 +277,6 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
 
 def recap(output: str) -> dict[str, int]:
     """The PLAY RECAP counts of ansible-playbook's output for the one host."""
-    import re
-
     line = [line for line in output.splitlines() if re.match(r"^\S+\s+:\s+ok=", line)][-1]
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line)}
 
@@ -289,25 +284,8 @@ def recap(output: str) -> dict[str, int]:
 # --- the roles applied to this machine ------------------------------------------------------
 
 
-def free_ports(count: int) -> list[int]:
-    import socket
-
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def build_wheel(destination: Path) -> Path:
     """The appliance wheel, built from a copy of the sources (the work tree stays untouched)."""
-    import shutil
-
     source = destination / "src"
     source.mkdir(parents=True)
     shutil.copytree(ROOT / "appliance", source / "appliance", ignore=shutil.ignore_patterns("__pycache__"))
@@ -331,6 +309,22 @@ def nginx_running() -> bool:
     return True
 
 
+@contextlib.contextmanager
+def no_service_starts():
+    """As in a container: package installs start no services (nginx's own would take port 80).
+    Debian's invoke-rc.d asks /usr/sbin/policy-rc.d; it is there only while the block runs."""
+    policy = Path("/usr/sbin/policy-rc.d")
+    if policy.exists():
+        yield
+        return
+    policy.write_text("#!/bin/sh\n# the appliance deploy test is running: start no services\nexit 101\n")
+    policy.chmod(0o755)
+    try:
+        yield
+    finally:
+        policy.unlink(missing_ok=True)
+
+
 class MachineDeployment:
     """The roles applied to this machine, everything under a temporary prefix where a role
     allows it, with names no real installation uses; `cleanup()` takes it all away again and
@@ -343,7 +337,7 @@ class MachineDeployment:
         suffix = secrets.token_hex(3)
         self.name = f"appliance_ci_{suffix}"
         self.user, self.store_user = f"apl{suffix}", f"swfs{suffix}"
-        ports = free_ports(14)
+        ports = _free_ports(14)  # distinct, all free at once
         self.app_port, self.lan_port, self.public_port, self.http_port, self.s3_port = ports[:5]
         self.seaweed_ports = {"master": ports[5:7], "volume": ports[7:9], "filer": ports[9:11],
                               "s3": [self.s3_port, ports[11]], "admin": ports[12:14]}
@@ -352,6 +346,8 @@ class MachineDeployment:
             (prefix / folder).mkdir(parents=True, mode=0o755)  # as on a real server
         self.processes: list[subprocess.Popen] = []
         self.nginx_was_running = nginx_running()
+        self.default_site = Path("/etc/nginx/sites-enabled/default")
+        self.restore_default_site = not Path("/etc/nginx").exists() or self.default_site.is_symlink()
         self.conf_d = self._postgres_conf_dir() / "conf.d" / "appliance.conf"
         self.conf_d_existed = self.conf_d.exists()
         self.variables = {
@@ -381,7 +377,6 @@ class MachineDeployment:
             "reverse_proxy_lan_allow": ["127.0.0.1/32", "::1/128"],
             "reverse_proxy_self_signed_dir": str(self.etc / "tls"),
             "reverse_proxy_patient_page_dir": str(self.var / "www" / "patient"),
-            "reverse_proxy_remove_default_site": False,
             "backup_dir": str(self.var / "backups" / "appliance"),
         }
 
@@ -410,16 +405,15 @@ class MachineDeployment:
     # -- running -----------------------------------------------------------------------------
 
     def playbook(self, wheel: Path) -> subprocess.CompletedProcess:
-        import json
-
         inventory = self.prefix / "inventory.json"
         inventory.write_text(json.dumps({"appliance_servers": {"hosts": {"localhost": {}},
                                                                 "vars": {**self.variables,
                                                                          "appliance_wheel": str(wheel)}}}))
         env = tool_env(ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(self.prefix / "ansible-tmp"),
                        ANSIBLE_REMOTE_TEMP=str(self.prefix / "ansible-tmp"))
-        return run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "site.yml"], env=env,
-                   cwd=ANSIBLE, timeout=900)
+        with no_service_starts():
+            return run([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), "site.yml"], env=env,
+                       cwd=ANSIBLE, timeout=900)
 
     def start(self, unit: str) -> subprocess.Popen:
         process = start_unit(self.unit(unit), self.prefix / f"{unit}.log")
@@ -437,33 +431,41 @@ class MachineDeployment:
         assert result.returncode == 0, result.stderr
 
     def run_as_user(self, *argv: str) -> subprocess.CompletedProcess:
-        """An `appliance` command as the operator runs it: as the service user, with its config."""
-        import pwd
-
+        """An `appliance` command as the units run it: as the service user, with its config,
+        NoNewPrivileges and MemoryDenyWriteExecute."""
         account = pwd.getpwnam(self.user)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "APPLIANCE_CONFIG": str(self.config)}
         program = self.prefix / "opt" / "appliance" / "venv" / "bin" / "appliance"
         return subprocess.run([str(program), *argv], env=env, cwd=str(self.var / "lib" / "appliance"),
                               capture_output=True, text=True, timeout=300, user=account.pw_uid,
-                              group=account.pw_gid, extra_groups=[], check=False)
+                              group=account.pw_gid, extra_groups=[], preexec_fn=_confine, check=False)
 
     # -- cleaning up -------------------------------------------------------------------------
 
     def cleanup(self) -> None:
-        import shutil
+        """Every step runs, even when one before it failed; the first failure is raised."""
+        failures = []
+        for step in (self._stop_processes, self._cleanup_nginx, self._cleanup_postgres, self._cleanup_users,
+                     lambda: shutil.rmtree(self.prefix, ignore_errors=True)):
+            try:
+                step()
+            except Exception as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
+    def _stop_processes(self) -> None:
         for process in reversed(self.processes):
             stop(process)
         for ports in self.seaweed_ports.values():
             for name in ("master", "volume", "filer", "s3", "admin"):
                 with contextlib.suppress(FileNotFoundError):
                     (Path("/tmp") / f"seaweedfs-{name}-grpc-{ports[1]}.sock").unlink()
-        self._cleanup_nginx()
-        self._cleanup_postgres()
+
+    def _cleanup_users(self) -> None:
         for user in (self.user, self.store_user):
             run(["userdel", user])
             run(["groupdel", user])
-        shutil.rmtree(self.prefix, ignore_errors=True)
 
     def _cleanup_nginx(self) -> None:
         nginx = Path("/etc/nginx")
@@ -472,12 +474,13 @@ class MachineDeployment:
                      *(nginx / "snippets").glob(f"{self.name}-*.conf")]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        available = nginx / "sites-available" / "default"
+        if self.restore_default_site and available.exists() and not self.default_site.is_symlink():
+            self.default_site.symlink_to(available)
         if nginx_running():
             run(["nginx", "-s", "reload" if self.nginx_was_running else "quit"])
 
     def _cleanup_postgres(self) -> None:
-        import re
-
         psql = ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-p", "5432", "-d", "postgres", "-c"]
         run([*psql, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'])
         run([*psql, f'DROP ROLE IF EXISTS "{self.name}_app", "{self.name}_owner"'])
