@@ -32,6 +32,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the SeaweedFS launcher lives with the tests
 
+from health import Server  # noqa: E402  (this directory's health benchmark)
+
 from appliance import envelopes  # noqa: E402
 from appliance.client import crypto  # noqa: E402
 from appliance.client.api import Identity, StaffClient  # noqa: E402
@@ -100,7 +102,9 @@ class MemoryWatch:
         self._thread.join()
 
 
-class Appliance:
+class Appliance(Server):
+    """`appliance serve` on the benchmark's store, ready once /api/health/ready answers."""
+
     def __init__(self, tmp: Path, env: dict[str, str], args: argparse.Namespace):
         port = free_port()
         self.url = f"http://{HOST}:{port}"
@@ -120,10 +124,8 @@ class Appliance:
                                  capture_output=True, text=True)
         if migrate.returncode:
             raise RuntimeError(f"appliance migrate failed:\n{migrate.stdout}{migrate.stderr}")
-        self._log_path = tmp / "appliance.log"
-        self._log = self._log_path.open("wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "appliance", "serve"], env=self.env,
-                                        cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        super().__init__("appliance serve", [sys.executable, "-m", "appliance", "serve"], self.env,
+                         port, tmp / "appliance.log")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -135,20 +137,6 @@ class Appliance:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"appliance serve was not ready in 30 s:\n{self.log()}")
-
-    def log(self) -> str:
-        self._log.flush()
-        return self._log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
 
 
 def plain_size_for(ciphertext_bytes: int) -> int:
