@@ -104,10 +104,9 @@ def export_practice_audit(ctx: Services, practice: Practice) -> int:
     with tenancy.practice_scope(practice.id):
         last = AuditExport.select().order_by(AuditExport.last_seq.desc()).first()
         after = last.last_seq if last else 0
-        with tenancy.unscoped("the chain head"):
-            head = (AuditEntry.select(AuditEntry.seq, AuditEntry.hash)
-                    .where(AuditEntry.chain == chain_of(practice.id))
-                    .order_by(AuditEntry.seq.desc()).first())
+        head = (AuditEntry.select(AuditEntry.seq, AuditEntry.hash)
+                .where(AuditEntry.chain == chain_of(practice.id))
+                .order_by(AuditEntry.seq.desc()).first())
         if head is None or head.seq <= after:
             return 0
         export_id = uuid.uuid4()
