@@ -36,6 +36,7 @@ class Server(BaseApplication):
             "threads": server.threads,
             "worker_class": "gthread",
             "timeout": server.timeout,
+            "keepalive": server.keepalive,
             "graceful_timeout": 20,
             "accesslog": None,  # the app logs one JSON line per request itself
             "errorlog": "-",

@@ -49,6 +49,10 @@ class ServerSection:
     trusted_proxies: list[str] = field(default_factory=list)
     max_body_bytes: int = 1_048_576
     timeout: int = 60
+    #: Seconds an idle HTTP connection stays open. Longer than the reverse proxy's idle upstream
+    #: timeout (60 s in the nginx role): a connection the proxy is about to reuse must not be
+    #: closed under it, or that request (a POST is not retried) fails with 502.
+    keepalive: int = 75
     #: Header the reverse proxy sets to "public" on its internet-facing server block; such
     #: requests reach only the patient operations (appliance.http.entry). Empty: no check.
     public_entry_header: str = "X-Appliance-Entry"
@@ -257,6 +261,8 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("server.workers: must be between 1 and 64")
     if not 1 <= server.threads <= 64:
         problems.append("server.threads: must be between 1 and 64")
+    if not 1 <= server.keepalive <= 3600:
+        problems.append("server.keepalive: must be between 1 and 3600 seconds")
     if not 1024 <= server.max_body_bytes <= 64 * 1024 * 1024:
         problems.append("server.max_body_bytes: must be between 1024 and 67108864")
     if server.public_entry_header and not HEADER_NAME.fullmatch(server.public_entry_header):

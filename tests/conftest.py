@@ -185,6 +185,7 @@ class LiveServer:
         return self._log_path.read_text(errors="replace")
 
     def stop(self) -> None:
+        """Stops the server and prints its log, which pytest shows when the test failed."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -192,7 +193,9 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
+            print(f"--- appliance serve log ({self._log_path.name}) ---\n{self.log()}")
 
 
 def server_env(tmp_path: Path, database_url: str, port: int, **extra: str) -> dict[str, str]:

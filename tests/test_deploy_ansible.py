@@ -14,6 +14,7 @@ import yaml
 
 from appliance.http.entry import PATIENT_ROUTES
 from appliance.services.link_tokens import new_token
+from appliance.settings import ServerSection
 from tests.support.api import declared_operations
 from tests.support.deploy import ANSIBLE, VENV_BIN, render_template, role_variables, run, tool_env
 
@@ -82,6 +83,13 @@ def test_the_public_block_forwards_exactly_the_patient_routes():
         assert _forwarded(_sample(template), method) == (template in PATIENT_ROUTES), f"{method} {template}"
     assert not _forwarded("/api/consent/practice", "GET")
     assert not _forwarded(_sample("/api/consent/{token}") + "/revoke", "PATCH")
+
+
+def test_nginx_stops_reusing_an_idle_upstream_connection_before_the_appliance_closes_it():
+    site = render_template("reverse_proxy", "site.conf.j2", reverse_proxy_lan_allow=["192.168.10.0/24"])
+    upstream = re.search(r"upstream \w+ \{(.*?)\}", site, re.S)[1]
+    assert "keepalive 16;" in upstream
+    assert int(re.search(r"keepalive_timeout (\d+)s;", upstream)[1]) < ServerSection.keepalive
 
 
 def test_the_bucket_script_creates_a_bucket_once(s3_server):

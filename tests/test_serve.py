@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import requests
 
@@ -75,3 +77,25 @@ def test_readiness_is_503_naming_the_database_when_it_is_unreachable(tmp_path, l
                           json={"email": "a@b.de", "password": "0123456789"})
     assert login.status_code == 503
     assert login.json()["error"]["code"] == "database_unavailable"
+
+
+def _get_health(sock: socket.socket) -> bytes:
+    """One keep-alive GET on an open connection; the response head (b"" if the server closed)."""
+    sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: appliance\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return head
+        head += chunk
+    return head
+
+
+def test_an_idle_connection_outlives_the_proxys_idle_timeout(live_server):
+    """nginx reuses an upstream connection for up to its keepalive_timeout: the appliance must not
+    close it first (gunicorn's own default is 2 s). Scaled down here: 3 s against 6 s."""
+    server = live_server(APPLIANCE_SERVER_KEEPALIVE="6")
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), timeout=10) as sock:
+        assert _get_health(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(3)
+        assert _get_health(sock).startswith(b"HTTP/1.1 200")

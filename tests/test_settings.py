@@ -48,6 +48,7 @@ def test_problems_name_the_key(tmp_path):
     [
         ({"app": {"timezone": "Mars/Olympus"}}, "app.timezone"),
         ({"server": {"bind": "nowhere"}}, "server.bind"),
+        ({"server": {"keepalive": 0}}, "server.keepalive"),
         ({"server": {"public_entry_header": "X Entry:"}}, "server.public_entry_header"),
         ({"server": {"trusted_proxies": ["10.0.0.0/33"]}}, "server.trusted_proxies"),
         ({"database": {"url": "mysql://x"}}, "database.url"),
