@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import secrets
 import statistics
 import sys
 import time
@@ -26,7 +25,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import peewee
 import psycopg2
@@ -36,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from appliance import tenancy
 from appliance.clock import FixedClock
 from appliance.db import open_database
-from appliance.migrator import upgrade
 from appliance.models import database as database_proxy
 from appliance.principal import Principal
 from appliance.services.analytics import Analytics, Period
-from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.app_role import AppRole
+from tests.support.postgres import start_postgres
 
 TOTAL_FORMS = 1_000_000
 PRACTICES = 1_000
@@ -165,20 +163,6 @@ def measure(targets: list[Target], rounds: int) -> dict[tuple[str, str, str], di
             for key, _, _, _, _, statements in cases}
 
 
-def create(server: PostgresServer, role: str, password: str) -> tuple[str, str, str]:
-    """A migrated database with the application role's grants: (name, owner URL, app URL)."""
-    name = f"appliance_bench_{secrets.token_hex(4)}"
-    owner_url = server.create_database(name)
-    owner = open_database(owner_url)
-    owner.execute_sql(f"DO $$ BEGIN CREATE ROLE {role} LOGIN PASSWORD '{password}';"
-                      " EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-    upgrade(owner, app_role=role)
-    owner.close_all()
-    parts = urlsplit(owner_url)
-    app_netloc = f"{role}:{password}@{parts.hostname}:{parts.port}"
-    return name, owner_url, urlunsplit(parts._replace(netloc=app_netloc))
-
-
 def load(owner_url: str, *, others: bool) -> str:
     """Fills a database: the practices, the small and the big one's forms, and (with `others`)
     the other practices' forms. Answers what it did."""
@@ -245,14 +229,12 @@ def main() -> int:
     args = parser.parse_args()
 
     server = start_postgres()
-    role, password = f"appliance_bench_{secrets.token_hex(4)}", secrets.token_hex(16)
-    names: list[str] = []
+    role = AppRole(server, "appliance_bench")
     opened: list[Target] = []
     try:
         targets = []
         for label in ("alone", "full"):
-            name, owner_url, app_url = create(server, role, password)
-            names.append(name)
+            owner_url, app_url = role.database("appliance_bench")
             began = time.perf_counter()
             what = load(owner_url, others=label == "full")
             print(f"{label}: {what} ({time.perf_counter() - began:.1f} s in all)", flush=True)
@@ -274,13 +256,7 @@ def main() -> int:
         for target in opened:
             target.raw.close()
             target.database.close_all()
-        for name in names:
-            server.drop_database(name)
-        cleanup = psycopg2.connect(server.maintenance_url)
-        cleanup.autocommit = True
-        with cleanup.cursor() as cursor:
-            cursor.execute(f"DROP ROLE IF EXISTS {role}")
-        cleanup.close()
+        role.drop()
         server.stop()
 
 

@@ -20,13 +20,11 @@ import argparse
 import datetime as dt
 import os
 import platform
-import secrets
 import sys
 import time
 import uuid
 import zoneinfo
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import peewee
 import psycopg2
@@ -35,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from appliance import tenancy
 from appliance.db import open_database
-from appliance.migrator import upgrade
 from appliance.models import AuditEntry, User
 from appliance.models import database as database_proxy
 from appliance.services.audit import chain_of
 from appliance.services.audit_log import BATCH, AuditFilter, audit_csv
+from tests.support.app_role import AppRole
 from tests.support.postgres import start_postgres
 
 PRACTICE = uuid.UUID("00000000-0000-0000-0000-000000000001")
@@ -130,17 +128,10 @@ def main() -> int:
     args = parser.parse_args()
 
     server = start_postgres()
-    name = f"appliance_bench_{secrets.token_hex(4)}"
-    role, password = f"appliance_bench_{secrets.token_hex(4)}", secrets.token_hex(16)
-    owner_url = server.create_database(name)
+    role = AppRole(server, "appliance_bench")
     opened = []
     try:
-        owner = open_database(owner_url)
-        owner.execute_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        upgrade(owner, app_role=role)
-        owner.close_all()
-        parts = urlsplit(owner_url)
-        app_url = urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
+        owner_url, app_url = role.database("appliance_bench")
         loader = psycopg2.connect(owner_url)  # the superuser: bulk loading, not subject to RLS
         loader.autocommit = True
         raw = psycopg2.connect(app_url)
@@ -176,12 +167,7 @@ def main() -> int:
     finally:
         for connection in opened:
             connection.close()
-        server.drop_database(name)
-        cleanup = psycopg2.connect(server.maintenance_url)
-        cleanup.autocommit = True
-        with cleanup.cursor() as cursor:
-            cursor.execute(f"DROP ROLE IF EXISTS {role}")
-        cleanup.close()
+        role.drop()
         server.stop()
 
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import falcon.testing
 import pytest
@@ -26,6 +24,7 @@ from appliance.clock import FixedClock
 from appliance.db import open_database
 from appliance.migrator import upgrade
 from appliance.models import database as database_proxy
+from tests.support.app_role import AppRole
 from tests.support.postgres import PostgresUnavailable, start_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,20 +48,9 @@ def pg_databases(pg_server) -> tuple[str, str]:
     The owner (the suite's superuser) inspects and empties tables; the app under test connects
     as a separate login role, so PostgreSQL's row-level security applies to it as in production.
     """
-    name = f"appliance_test_{secrets.token_hex(4)}"
-    role, password = f"appliance_app_{secrets.token_hex(4)}", secrets.token_hex(16)
-    url = pg_server.create_database(name)
-    database = open_database(url)
-    database.execute_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-    upgrade(database, app_role=role)
-    database.close_all()
-    parts = urlsplit(url)
-    app_url = urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
-    yield url, app_url
-    pg_server.drop_database(name)
-    cleanup = open_database(pg_server.maintenance_url)
-    cleanup.execute_sql(f"DROP ROLE IF EXISTS {role}")
-    cleanup.close_all()
+    role = AppRole(pg_server)
+    yield role.database()
+    role.drop()
 
 
 @pytest.fixture(scope="session")

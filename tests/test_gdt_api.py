@@ -7,12 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from pathlib import Path
-
-import pytest
 
 from appliance.gdt.record import parse_record
-from tests.conftest import make_settings
 from tests.support.api import assert_error, audit_entries, call, problem_fields
 from tests.support.consent import (
     app_client,
@@ -24,6 +20,7 @@ from tests.support.consent import (
 from tests.support.gdt import (
     PATIENT,
     exchange_dir,
+    exchange_fixtures,
     generate,
     hand_made_6310,
     set_gdt,
@@ -31,17 +28,7 @@ from tests.support.gdt import (
     visible_files,
 )
 
-
-@pytest.fixture
-def exchange_root(tmp_path) -> Path:
-    root = tmp_path / "gdt"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def settings(tmp_path, app_database_url, exchange_root):
-    return make_settings(tmp_path, app_database_url, gdt={"exchange_root": str(exchange_root)})
+exchange_root, settings = exchange_fixtures()
 
 
 # --- the record as a download --------------------------------------------------------------

@@ -26,24 +26,15 @@ from appliance.mail import DisabledMailer
 from appliance.models import GdtImport
 from appliance.services.container import build_services
 from appliance.storage import open_store
-from tests.conftest import ROOT, make_settings
+from tests.conftest import ROOT
 from tests.support.api import audit_actions, audit_entries, call
 from tests.support.consent import consent_rows, create_patient, patient_body, patient_rows, raw_dump, team
-from tests.support.gdt import exchange_dir, pvs_file, pvs_request, set_gdt, visible_files
+from tests.support.gdt import exchange_dir, exchange_fixtures, pvs_file, pvs_request, set_gdt, visible_files
 
 CLEAR = ("Käthe", "Weiß", "Öztürk", "8812345678", "1980-02-29", "29021980")
 
 
-@pytest.fixture
-def exchange_root(tmp_path) -> Path:
-    root = tmp_path / "gdt"
-    root.mkdir()
-    return root
-
-
-@pytest.fixture
-def settings(tmp_path, app_database_url, exchange_root):
-    return make_settings(tmp_path, app_database_url, gdt={"exchange_root": str(exchange_root)})
+exchange_root, settings = exchange_fixtures()
 
 
 @pytest.fixture

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.app import create_app
 from appliance.services.logo import MAX_LOGO_BYTES
-from appliance.storage import open_store
-from tests.conftest import make_settings
 from tests.support.api import assert_error, audit_entries, call, fresh_ip, problem_fields
 from tests.support.consent import create_consent, team
 from tests.support.photos import (
@@ -17,27 +14,15 @@ from tests.support.photos import (
     logo_rows,
     multipart,
     object_keys,
+    object_store_fixtures,
     post_form,
     random_id,
-    storage_for,
 )
 
 LOGO = "/api/settings/logo"
 
 
-@pytest.fixture
-def settings(tmp_path, database_url, engine, request):
-    return make_settings(tmp_path, database_url, storage=storage_for(engine, request))
-
-
-@pytest.fixture
-def store(settings):
-    return open_store(settings)
-
-
-@pytest.fixture
-def app(settings, database, clock, store):
-    return create_app(settings, database, store=store, clock=clock)
+settings, store, app = object_store_fixtures()
 
 
 @pytest.fixture

@@ -11,10 +11,7 @@ import base64
 import pytest
 
 from appliance import envelopes
-from appliance.app import create_app
 from appliance.client import crypto
-from appliance.storage import open_store
-from tests.conftest import make_settings
 from tests.support.api import assert_error, audit_actions, audit_entries, call, problem_fields
 from tests.support.consent import create_consent, create_patient, submit, submit_body, team
 from tests.support.photos import (
@@ -23,31 +20,18 @@ from tests.support.photos import (
     encrypt_photo,
     multipart,
     object_keys,
+    object_store_fixtures,
     photo_fields,
     photo_rows,
     post_form,
     random_id,
-    storage_for,
     upload,
 )
 
 LIMIT = 256 * 1024
 
 
-@pytest.fixture
-def settings(tmp_path, database_url, engine, request):
-    return make_settings(tmp_path, database_url,
-                         storage={**storage_for(engine, request), "max_photo_bytes": LIMIT})
-
-
-@pytest.fixture
-def store(settings):
-    return open_store(settings)
-
-
-@pytest.fixture
-def app(settings, database, clock, store):
-    return create_app(settings, database, store=store, clock=clock)
+settings, store, app = object_store_fixtures(max_photo_bytes=LIMIT)
 
 
 @pytest.fixture

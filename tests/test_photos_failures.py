@@ -35,28 +35,15 @@ from tests.support.photos import (
     encrypt_photo,
     multipart,
     object_keys,
+    object_store_fixtures,
     photo_fields,
     photo_rows,
     raw_request,
-    storage_for,
     upload,
 )
 from tests.support.s3 import fresh_bucket, stopped
 
-
-@pytest.fixture
-def settings(tmp_path, database_url, engine, request):
-    return make_settings(tmp_path, database_url, storage=storage_for(engine, request))
-
-
-@pytest.fixture
-def store(settings):
-    return open_store(settings)
-
-
-@pytest.fixture
-def app(settings, database, clock, store):
-    return create_app(settings, database, store=store, clock=clock)
+settings, store, app = object_store_fixtures()
 
 
 @pytest.fixture

@@ -74,14 +74,19 @@ def sealed_identity(public_key: str, lookup_salt: str, identity: Identity) -> di
 PHOTO_METADATA_FIELD = "photo.metadata"
 
 
-def _photo_answer(response: requests.Response) -> dict:
-    """The JSON of a raw (non-`call`) photo request, or its ApiError."""
+def _raise_for_error(response: requests.Response) -> None:
+    """Turns the API's error shape (or a proxy's non-JSON error page) into an ApiError."""
     if response.status_code >= 400:
         try:
             error = response.json()["error"]
         except (ValueError, KeyError, TypeError):
             error = {"code": "http_error", "message": response.text[:200]}
         raise ApiError(response.status_code, error["code"], error["message"], error.get("details"))
+
+
+def _photo_answer(response: requests.Response) -> dict:
+    """The JSON of a raw (non-`call`) photo request, or its ApiError."""
+    _raise_for_error(response)
     return response.json()
 
 
@@ -99,12 +104,7 @@ class _Http:
             method, self.base_url + path, json=body, headers=headers, timeout=self.timeout,
             params={k: v for k, v in params.items() if v is not None} or None,
         )
-        if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-            except (ValueError, KeyError, TypeError):
-                error = {"code": "http_error", "message": response.text[:200]}
-            raise ApiError(response.status_code, error["code"], error["message"], error.get("details"))
+        _raise_for_error(response)
         return response.json() if response.content else None
 
 

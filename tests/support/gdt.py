@@ -13,8 +13,10 @@ import time
 from pathlib import Path
 
 import falcon.testing
+import pytest
 
 from appliance.gdt.record import CP437, Charset, write_record
+from tests.conftest import make_settings
 from tests.support.api import call
 from tests.support.consent import Team, create_consent, patient_body, submit, submit_body
 
@@ -118,3 +120,20 @@ def pvs_request(
 def visible_files(directory: Path) -> set[str]:
     return {entry.name for entry in directory.iterdir() if entry.is_file()}
 
+
+
+def exchange_fixtures():
+    """The `exchange_root` (an empty directory) and `settings` (with `gdt.exchange_root` set to it)
+    fixtures of a GDT test module. Use as `exchange_root, settings = exchange_fixtures()`."""
+
+    @pytest.fixture
+    def exchange_root(tmp_path) -> Path:
+        root = tmp_path / "gdt"
+        root.mkdir()
+        return root
+
+    @pytest.fixture
+    def settings(tmp_path, app_database_url, exchange_root):
+        return make_settings(tmp_path, app_database_url, gdt={"exchange_root": str(exchange_root)})
+
+    return exchange_root, settings

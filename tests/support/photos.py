@@ -15,12 +15,15 @@ from typing import Any
 
 import falcon
 import falcon.testing
+import pytest
 
 from appliance import envelopes, tenancy
+from appliance.app import create_app
 from appliance.client import crypto
 from appliance.client.multipart import MultipartBody
 from appliance.models import ObjectCleanup, Photo, PracticeLogo
-from appliance.storage import ObjectStore, StoreUnavailable
+from appliance.storage import ObjectStore, StoreUnavailable, open_store
+from tests.conftest import make_settings
 from tests.support.api import auth_header, fresh_ip
 
 #: Not a real JPEG, but it starts like one; the server never sees it in clear anyway.
@@ -36,6 +39,26 @@ def storage_for(engine: str, request, bucket: str | None = None) -> dict:
     if engine == "postgresql":
         return request.getfixturevalue("s3_server").storage_settings(bucket)
     return {}
+
+
+def object_store_fixtures(**storage: Any):
+    """The `settings`, `store` and `app` fixtures of a test module whose app keeps objects:
+    the acceptance pair's store (`storage_for`), with `storage` keys on top. Use as
+    `settings, store, app = object_store_fixtures()` at module level."""
+
+    @pytest.fixture
+    def settings(tmp_path, database_url, engine, request):
+        return make_settings(tmp_path, database_url, storage={**storage_for(engine, request), **storage})
+
+    @pytest.fixture
+    def store(settings):
+        return open_store(settings)
+
+    @pytest.fixture
+    def app(settings, database, clock, store):
+        return create_app(settings, database, store=store, clock=clock)
+
+    return settings, store, app
 
 
 def encrypt_photo(practice: dict, image: bytes = IMAGE) -> tuple[str, bytes]:
