@@ -14,3 +14,6 @@ class Principal:
     role: str | None
     email: str
     name: str
+    #: Only for a 2FA-pending token: the user's last accepted TOTP step when it was issued. The
+    #: token completes one sign-in at most: once any code is accepted after it, it is spent.
+    totp_step_at_issue: int | None = None

@@ -93,7 +93,24 @@ def test_login_with_totp_needs_the_code_and_each_code_works_once(client, clock):
     # Someone who watched the code and knows the password cannot replay it in its window.
     replay = verify(client, pending_token(client, account), code)
     assert_error(replay, 401, "invalid_code")
-    assert_error(verify(client, pending, code), 401, "invalid_code")
+    assert_error(verify(client, pending, code), 401, "unauthorized")
+
+
+def test_a_pending_token_completes_one_sign_in_at_most(client, clock):
+    """Its next code is valid too (the window allows one step of drift), but the token is spent;
+    so is the token of a second login that was waiting when the first one completed."""
+    account = register(client)
+    secret = enable_totp(client, clock, account)
+    clock.advance(seconds=STEP)
+    pending, waiting = pending_token(client, account), pending_token(client, account)
+    assert verify(client, pending, totp_code(secret, clock)).status_code == 200
+    for token in (pending, waiting):
+        assert_error(verify(client, token, totp_code(secret, clock, steps_ahead=1)), 401, "unauthorized")
+    fresh = verify(client, pending_token(client, account), totp_code(secret, clock, steps_ahead=1))
+    assert fresh.status_code == 200, fresh.text
+    success = [e for e in audit_entries("LOGIN_SUCCESS") if str(e.user_id) == account.user_id]
+    assert len(success) == 2
+    assert audit_actions(account.user_id)["LOGIN_FAILED"] == 0  # a spent token is no wrong code
 
 
 def test_the_pending_token_is_refused_by_every_other_endpoint(client, clock):

@@ -80,7 +80,10 @@ class TwoFactorVerify:
     @operation(
         "Complete a login with a TOTP code",
         auth="pending_2fa", rate_limit="auth", tags=TAGS, request=CODE_BODY, response=TOKEN_RESPONSE,
-        errors={401: "wrong or reused code (invalid_code)"},
+        errors={401: "wrong or reused code (invalid_code); a pending token that already completed a"
+                     " sign-in, or was overtaken by another one (unauthorized)"},
+        description="A pending token completes one sign-in at most: once any code of the account"
+        " is accepted after it was issued, it is spent and the client logs in again.",
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         code = json_body(req)["code"]

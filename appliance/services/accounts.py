@@ -16,7 +16,7 @@ from appliance.models import User
 from appliance.principal import Principal
 from appliance.services import passwords, totp
 from appliance.services.audit import Audit
-from appliance.services.sessions import Sessions
+from appliance.services.sessions import Sessions, unauthorized
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -146,6 +146,9 @@ class Accounts:
         with tenancy.unscoped("the 2FA step precedes the session"):
             user = User.get_by_id(principal.user_id)
             self._refuse_if_locked(user)
+            issued_at_step = principal.totp_step_at_issue
+            if user.totp_last_step != issued_at_step:
+                raise unauthorized("this sign-in step is spent; log in again")
             now = self._clock.now()
             step = totp.matching_step(user.totp_secret or "", code, now, user.totp_last_step)
             if not user.totp_enabled or step is None:
@@ -153,9 +156,10 @@ class Accounts:
                     self._count_failure(user, caller, reason="totp")
                 raise ApiError(401, "invalid_code", "the code is wrong or was already used")
             with self._db.atomic():
-                # Conditional on the last step, so one code cannot win twice concurrently.
+                # Conditional on the step the token was issued at: of concurrent verifies (one
+                # code twice, or two codes on one token) exactly one wins.
                 used = User.update(totp_last_step=step).where(
-                    User.id == user.id, User.totp_last_step < step
+                    User.id == user.id, User.totp_last_step == issued_at_step
                 ).execute()
                 if not used:
                     raise ApiError(401, "invalid_code", "the code is wrong or was already used")

@@ -24,7 +24,8 @@ PENDING_TTL = dt.timedelta(minutes=5)
 ALGORITHM = "HS256"
 
 
-def _unauthorized(message: str = "the token is invalid or expired") -> ApiError:
+def unauthorized(message: str = "the token is invalid or expired") -> ApiError:
+    """401 with the Bearer challenge: the token cannot be used (any more)."""
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -52,10 +53,10 @@ class Sessions:
                          "require": ["exp", "iat", "sub", "typ"]},
             )
         except jwt.PyJWTError as exc:
-            raise _unauthorized() from exc
+            raise unauthorized() from exc
         # Expiry is checked against the injected clock, not the machine's, so it is testable.
         if claims["exp"] <= self._clock.now().replace(tzinfo=dt.UTC).timestamp():
-            raise _unauthorized("the token has expired")
+            raise unauthorized("the token has expired")
         return claims
 
     def start(self, user: User) -> tuple[str, dt.datetime]:
@@ -69,21 +70,23 @@ class Sessions:
         return token, session.expires_at
 
     def pending_2fa(self, user: User) -> str:
-        """A short-lived token that only the 2FA verify endpoint accepts."""
-        return self._encode(
-            {"typ": PENDING_2FA, "sub": str(user.id), "jti": uuid.uuid4().hex}, PENDING_TTL
-        )
+        """A short-lived token that only the 2FA verify endpoint accepts, for one sign-in: it
+        names the last accepted code step, and any code accepted later spends it."""
+        claims = {"typ": PENDING_2FA, "sub": str(user.id), "jti": uuid.uuid4().hex,
+                  "stp": user.totp_last_step}
+        return self._encode(claims, PENDING_TTL)
 
     def authenticate(self, token: str, *, pending_2fa: bool = False) -> Principal:
         claims = self._decode(token)
         wanted = PENDING_2FA if pending_2fa else ACCESS
         if claims["typ"] != wanted:
-            raise _unauthorized("this token cannot be used here")
+            raise unauthorized("this token cannot be used here")
         try:
             user_id = uuid.UUID(claims["sub"])
             session_id = uuid.UUID(claims["sid"]) if wanted == ACCESS else None
+            step_at_issue = int(claims["stp"]) if wanted == PENDING_2FA else None
         except (KeyError, ValueError, TypeError) as exc:
-            raise _unauthorized() from exc
+            raise unauthorized() from exc
         if session_id is None:
             with tenancy.unscoped("a 2FA-pending token names its user, not a practice"):
                 row = (
@@ -96,10 +99,10 @@ class Sessions:
             with tenancy.unscoped("a session names its user; the practice comes from the row"):
                 row = self._session_row(session_id, user_id)
         if row is None:
-            raise _unauthorized("the session has ended")
+            raise unauthorized("the session has ended")
         return Principal(
             user_id=row["id"], session_id=session_id, practice_id=row["practice_id"],
-            role=row["role"], email=row["email"], name=row["name"],
+            role=row["role"], email=row["email"], name=row["name"], totp_step_at_issue=step_at_issue,
         )
 
     def _session_row(self, session_id: uuid.UUID, user_id: uuid.UUID) -> dict | None:
