@@ -83,6 +83,21 @@ def test_validation_errors_name_each_field_without_echoing_values(client):
     assert "hunter2" not in result.text
 
 
+def test_text_no_database_can_store_is_a_400_naming_where(client):
+    """tests/test_isolation_matrix.py sends it into every string of every route; here, where the
+    answer says it was: nested values, property names, the query string and the path."""
+    body = {"email": "a@praxis.example", "password": "x" * 12, "name": "ok",
+            "tags": ["fine", "bad\ud800"], "nested": {"deep": "nul\x00"}, "key\x00": 1}
+    result = client.simulate_post("/api/auth/register", body=json.dumps(body),
+                                  headers={"Content-Type": "application/json"})
+    query = client.simulate_get("/api/health", query_string="probe=a%00b")
+    path = client.simulate_get("/api/consent/abc%00def")
+    fields = [[d["field"] for d in assert_error(answer, 400, "validation_failed")["error"]["details"]]
+              for answer in (result, query, path)]
+    assert fields == [["tags.1", "nested.deep", "(a property name)"], ["probe"], ["(path)"]]
+    assert "\x00" not in result.text + query.text + path.text and "\\u0000" not in result.text
+
+
 def test_exception_in_handler_is_a_json_500_without_traceback(app, caplog):
     app.add_route("/api/test/boom", Boom())
     client = falcon.testing.TestClient(app)

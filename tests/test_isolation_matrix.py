@@ -32,12 +32,19 @@ holder of a consent link or invite token may use it by design, whoever they are 
 reasons). `GET /api/public/logo/{id}` is public data by design: B's logo id serves B's logo
 (what every patient of B sees before decrypting anything) and nothing else; every other id of
 B answers 404.
+
+The same world serves a second matrix, of bad input: on every route, each string of the valid
+request (body, form field, query parameter, path parameter) in turn gets a NUL or, in JSON, a
+lone surrogate, text that no database here can store. Each answer is a 4xx in the JSON error
+shape, and nothing of A or B changes.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
+import json
 import re
 import secrets
 import uuid
@@ -309,7 +316,10 @@ class RouteMatrix:
             return client.simulate_request(self.method, call.path, params=call.query or None, body=body,
                                            headers={**headers, "Content-Type": content_type},
                                            remote_addr=fresh_ip())
-        return client.simulate_request(self.method, call.path, params=call.query or None, json=call.body,
+        if call.body is not None:  # JSON's ASCII form: it carries any string, lone surrogates too
+            headers = {**headers, "Content-Type": "application/json"}
+        return client.simulate_request(self.method, call.path, params=call.query or None,
+                                       body=None if call.body is None else json.dumps(call.body),
                                        headers=headers, remote_addr=fresh_ip())
 
     # ----- checks -----
@@ -456,6 +466,90 @@ class RouteMatrix:
             self.check_secrets(role, what, result)
 
 
+#: Text the databases cannot store (appliance/http/text.py), put into a sample value.
+UNSTORABLE = {"NUL": "\x00", "a lone surrogate": "\ud800"}
+
+
+def _text_leaves(value: Any, path: tuple = ()) -> list[tuple]:
+    """The paths of the strings in a JSON value (keys and indexes)."""
+    if isinstance(value, str):
+        return [path]
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _text_leaves(item, (*path, key))]
+    if isinstance(value, list):
+        return [leaf for index, item in enumerate(value) for leaf in _text_leaves(item, (*path, index))]
+    return []
+
+
+def _spoil(text: str, bad: str) -> str:
+    return text[:1] + bad + text[1:]
+
+
+class BadText(RouteMatrix):
+    """One allowed role of A sends the route's valid request with one string spoiled at a time:
+    every body or form string, every query parameter, every path parameter. Each answer must
+    be a 4xx in the JSON error shape (a 400 `validation_failed` when it is a 400), never a
+    success and never a 5xx."""
+
+    def prepare(self) -> None:
+        """Sessions, and the current version of A's record for If-Match: reading a record is
+        audited, so this comes before the snapshot that must not change."""
+        self.tokens = {role: open_session(self.world.settings, self.world.clock, self.world.a.user_id(role))
+                       for role in ROLES}
+        self.values = self._own_path_values()
+        self.precondition: dict[str, str] = {}
+        if self.values is not None:
+            call = self._call(self.values)
+            self._if_match(call, own=True)
+            self.precondition = call.headers
+
+    def run(self) -> list[str]:
+        op = self.op
+        role = "ADMIN" if op.auth == "public" or op.roles is None or "ADMIN" in op.roles else op.roles[0]
+        if self.values is None:
+            return [f"{self.method} {self.template}: the matrix does not know what the path parameters name"]
+        for name, bad in UNSTORABLE.items():
+            for what, call in self.spoiled(self.values, bad):
+                call.headers.update(self.precondition)
+                self.check(role, f"{what} with {name}", self.send(call, role))
+        return self.failures
+
+    def spoiled(self, values: dict[str, str], bad: str):
+        base = self._call(values)
+        for path in _text_leaves(base.body):
+            call = self._call(values)
+            call.body = copy.deepcopy(base.body)
+            target = call.body
+            for step in path[:-1]:
+                target = target[step]
+            if path:
+                target[path[-1]] = _spoil(target[path[-1]], bad)
+            else:
+                call.body = _spoil(call.body, bad)
+            yield f"body {'.'.join(map(str, path)) or '(body)'}", call
+        if bad != UNSTORABLE["NUL"]:
+            return  # a form or URL carries bytes (bad UTF-8 there is refused or becomes U+FFFD)
+        for field in (base.form or {}):
+            call = self._call(values)
+            call.form = {**base.form, field: _spoil(base.form[field], bad)}
+            yield f"form {field}", call
+        for param in self.op.query:
+            if param["in"] == "query":
+                call = self._call(values)
+                call.query[param["name"]] = _spoil(str(call.query.get(param["name"], "x")), bad)
+                yield f"query {param['name']}", call
+        for name, _ in self.params:
+            yield f"path {{{name}}}", self._call({**values, name: _spoil(values[name], bad)})
+
+    def check(self, role: str, what: str, result: falcon.testing.Result) -> None:
+        if not 400 <= result.status_code < 500:
+            self.fail(role, what, f"answers {_answer(result)}, expected a 4xx")
+        elif _code(result) is None:
+            self.fail(role, what, f"answers {result.status_code} without the JSON error shape")
+        elif result.status_code == 400 and _code(result) != "validation_failed":
+            self.fail(role, what, f"answers {_answer(result)}, expected 400 validation_failed")
+
+
 # --- the tests ----------------------------------------------------------------------------
 
 
@@ -489,4 +583,23 @@ def test_practice_a_cannot_reach_practice_b(world, route):
     changed = sorted(name for name in {*before, *after} if before.get(name) != after.get(name))
     if changed:
         failures.append(f"{method} {template} changed B's {', '.join(changed)}")
+    assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])
+
+
+@pytest.mark.parametrize("route", sorted(OPERATIONS), ids=[f"{m} {t}" for t, m in sorted(OPERATIONS)])
+def test_text_no_database_can_store_is_refused_and_changes_nothing(world, route):
+    """NUL and lone surrogates in any string a route takes: PostgreSQL cannot store the first,
+    neither engine the second; the client gets a 4xx and nothing of A or B changes."""
+    template, method = route
+    database_proxy.initialize(world.app_database)
+    matrix = BadText(world, template, method, OPERATIONS[route])
+    matrix.prepare()
+    tenants = (world.a.practice_id, world.b.practice_id)
+    before = [digest(snapshot(world.owner, world.store, world.tables, tenant)) for tenant in tenants]
+    failures = matrix.run()
+    after = [digest(snapshot(world.owner, world.store, world.tables, tenant)) for tenant in tenants]
+    for label, old, new in zip("AB", before, after, strict=True):
+        changed = sorted(name for name in {*old, *new} if old.get(name) != new.get(name))
+        if changed:
+            failures.append(f"{method} {template} changed {label}'s {', '.join(changed)}")
     assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])

@@ -11,6 +11,7 @@ import jsonschema
 import jsonschema.validators
 
 from appliance.http.errors import ApiError, bad_request
+from appliance.http.text import PROBLEM, unstorable_fields
 
 
 def _ecma_pattern(validator, pattern: str, instance: Any, schema: dict):
@@ -68,8 +69,15 @@ def _problem(error: jsonschema.ValidationError) -> dict[str, str]:
     return {"field": path or "(body)", "problem": f"fails the {error.validator} rule"}
 
 
-def validate(data: Any, schema: dict) -> Any:
-    """Raises a 400 listing every problem, each with its field, or returns the data."""
+def validate(data: Any, schema: dict | None) -> Any:
+    """Raises a 400 listing every problem, each with its field, or returns the data. Text that
+    cannot be stored is refused under any schema, or without one."""
+    unstorable = unstorable_fields(data)
+    if unstorable:
+        raise bad_request("the request body is invalid",
+                          [{"field": field, "problem": PROBLEM} for field in unstorable[:20]])
+    if schema is None:
+        return data
     errors = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         problems = [_problem(e) for e in errors[:20]]
@@ -107,7 +115,7 @@ def read_json(req: falcon.Request, schema: dict | None, limit: int) -> Any:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise bad_request("the body is not valid JSON", None, code="invalid_json") from exc
-    return validate(data, schema) if schema is not None else data
+    return validate(data, schema)
 
 
 def json_body(req: falcon.Request) -> Any:

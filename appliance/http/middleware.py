@@ -17,6 +17,7 @@ from appliance.http import entry
 from appliance.http.client_ip import ClientIpResolver
 from appliance.http.errors import ApiError
 from appliance.http.operation import Operation
+from appliance.http.text import check_request_target
 from appliance.principal import Principal
 
 access_log = logging.getLogger("appliance.access")
@@ -61,6 +62,7 @@ class RequestContext:
             req.context.oversized = True
         else:
             req.context.oversized = False
+        check_request_target(req)
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource, req_succeeded: bool
