@@ -50,6 +50,19 @@ def test_malformed_json_is_a_400(client):
     assert_error(result, 400, "invalid_json")
 
 
+@pytest.mark.parametrize(("depth", "code"), [(40, "validation_failed"), (100_000, "invalid_json")])
+def test_deep_nesting_is_a_400(client, depth, code):
+    """Deeper than any request needs (40), and deeper than the JSON parser can go (100 000,
+    well inside the body limit): both refused before anything walks the value."""
+    nested = "[" * depth + "]" * depth
+    body = f'{{"email": "a@praxis.example", "password": "xxxxxxxxxxxx", "name": {nested}}}'
+    result = client.simulate_post("/api/auth/register", body=body,
+                                  headers={"Content-Type": "application/json"})
+    details = assert_error(result, 400, code)["error"]["details"]
+    if code == "validation_failed":
+        assert details == [{"field": "(body)", "problem": "nests deeper than 32 levels"}]
+
+
 def test_wrong_content_type_is_a_415(client):
     result = client.simulate_post(
         "/api/auth/login", body=b"email=a&password=b",

@@ -35,6 +35,9 @@ FORMATS.checks("email")(
     lambda value: not isinstance(value, str) or bool(MAILBOX.fullmatch(value.strip(" ")))
 )
 _validators: dict[int, jsonschema.Draft202012Validator] = {}
+#: No request body nests this deep (the deepest, a treatment template, has 3 levels); deeper
+#: input is refused before the schema check and the text scan walk it.
+MAX_DEPTH = 32
 
 
 def _validator(schema: dict) -> jsonschema.Draft202012Validator:
@@ -69,9 +72,25 @@ def _problem(error: jsonschema.ValidationError) -> dict[str, str]:
     return {"field": path or "(body)", "problem": f"fails the {error.validator} rule"}
 
 
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels (iteratively: no recursion to exhaust)."""
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth == limit:
+                return True
+            stack += [(item, depth + 1) for item in (value.values() if isinstance(value, dict) else value)]
+    return False
+
+
 def validate(data: Any, schema: dict | None) -> Any:
     """Raises a 400 listing every problem, each with its field, or returns the data. Text that
-    cannot be stored is refused under any schema, or without one."""
+    cannot be stored and nesting deeper than any request needs are refused under any schema,
+    or without one."""
+    if _deeper_than(data, MAX_DEPTH):
+        raise bad_request("the request body is invalid",
+                          [{"field": "(body)", "problem": f"nests deeper than {MAX_DEPTH} levels"}])
     unstorable = unstorable_fields(data)
     if unstorable:
         raise bad_request("the request body is invalid",
@@ -115,6 +134,8 @@ def read_json(req: falcon.Request, schema: dict | None, limit: int) -> Any:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise bad_request("the body is not valid JSON", None, code="invalid_json") from exc
+    except RecursionError as exc:  # the parser's own limit, far below what the body size allows
+        raise bad_request("the body nests too deeply", None, code="invalid_json") from exc
     return validate(data, schema)
 
 
