@@ -36,3 +36,15 @@ def isoformat(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def parse_utc(value: str) -> dt.datetime:
+    """An ISO 8601 date-time with its offset (or Z) as naive UTC. ValueError for anything else,
+    a time without zone (ambiguous) and an instant whose UTC form leaves the calendar too."""
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("no offset")
+    try:
+        return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError as exc:
+        raise ValueError("outside the calendar in UTC") from exc

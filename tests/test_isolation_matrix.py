@@ -33,10 +33,13 @@ reasons). `GET /api/public/logo/{id}` is public data by design: B's logo id serv
 (what every patient of B sees before decrypting anything) and nothing else; every other id of
 B answers 404.
 
-The same world serves a second matrix, of bad input: on every route, each string of the valid
+The same world serves two more matrices. Bad input: on every route, each string of the valid
 request (body, form field, query parameter, path parameter) in turn gets a NUL or, in JSON, a
 lone surrogate, text that no database here can store. Each answer is a 4xx in the JSON error
-shape, and nothing of A or B changes.
+shape, and nothing of A or B changes. Values at the edges (last, as they may be taken): every
+declared property and query parameter in turn gets instants whose UTC form leaves the calendar,
+the first and last day, numbers past any column and the longest text in wide characters.
+Taken or refused, never a 5xx, and B never changes.
 """
 
 from __future__ import annotations
@@ -508,11 +511,15 @@ class BadText(RouteMatrix):
         role = "ADMIN" if op.auth == "public" or op.roles is None or "ADMIN" in op.roles else op.roles[0]
         if self.values is None:
             return [f"{self.method} {self.template}: the matrix does not know what the path parameters name"]
-        for name, bad in UNSTORABLE.items():
-            for what, call in self.spoiled(self.values, bad):
-                call.headers.update(self.precondition)
-                self.check(role, f"{what} with {name}", self.send(call, role))
+        for what, call in self.requests(self.values):
+            call.headers.update(self.precondition)
+            self.check(role, what, self.send(call, role))
         return self.failures
+
+    def requests(self, values: dict[str, str]):
+        for name, bad in UNSTORABLE.items():
+            for what, call in self.spoiled(values, bad):
+                yield f"{what} with {name}", call
 
     def spoiled(self, values: dict[str, str], bad: str):
         base = self._call(values)
@@ -548,6 +555,81 @@ class BadText(RouteMatrix):
             self.fail(role, what, f"answers {result.status_code} without the JSON error shape")
         elif result.status_code == 400 and _code(result) != "validation_failed":
             self.fail(role, what, f"answers {_answer(result)}, expected 400 validation_failed")
+
+
+INSTANT_EDGES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59Z"]
+DAY_EDGES = ["0001-01-01", "9999-12-31"]
+
+
+def _extremes(schema: dict) -> list[Any]:
+    """Values at or past the edges of what a property takes: instants whose UTC form leaves the
+    calendar, days at its ends, numbers past any column, the longest text in wide characters."""
+    kinds = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
+    if schema.get("format") == "date-time":
+        return INSTANT_EDGES
+    if schema.get("format") == "date":
+        return DAY_EDGES
+    if "integer" in kinds or "number" in kinds:
+        edges = [10**30, -10**30, schema.get("maximum"), schema.get("minimum")]
+        return [edge for edge in edges if edge is not None] + ([1e308] if "number" in kinds else [])
+    if "string" not in kinds or {"enum", "format"} & set(schema):
+        return []
+    longest = ["€" * schema["maxLength"]] if "maxLength" in schema else []
+    if "pattern" in schema:  # only the longest text, if the pattern takes it
+        return [text for text in longest if Validator(schema, format_checker=FORMATS).is_valid(text)]
+    return longest + INSTANT_EDGES + DAY_EDGES  # free text may be parsed as anything, instants too
+
+
+def _slots(schema: dict, value: Any, path: tuple = ()) -> list[tuple[tuple, dict]]:
+    """(path, schema) of every property the schema declares, optional ones too, inside the
+    objects and first array items of `value`."""
+    found = []
+    for name, prop in (schema.get("properties") or {}).items():
+        found.append(((*path, name), prop))
+        inner = value.get(name) if isinstance(value, dict) else None
+        if isinstance(inner, dict):
+            found += _slots(prop, inner, (*path, name))
+        elif isinstance(inner, list) and inner and isinstance(inner[0], dict):
+            found += _slots(prop.get("items", {}), inner[0], (*path, name, 0))
+    return found
+
+
+class EdgeValues(BadText):
+    """One allowed role of A sends the route's valid request with one value at an edge at a
+    time (`_extremes`): every declared body property, optional ones too, and every query
+    parameter. Such a value may be taken or refused; never with a 5xx."""
+
+    def requests(self, values: dict[str, str]):
+        if self.method == "DELETE":
+            return  # ids only; with A's own ids it would take A's records away from the routes after it
+        base = self._call(values)
+        for path, prop in _slots(self.op.request or {}, base.body):
+            for value in _extremes(prop):
+                call = self._call(values)
+                call.body = copy.deepcopy(base.body)
+                target = call.body
+                for step in path[:-1]:
+                    target = target[step]
+                target[path[-1]] = value
+                yield f"body {'.'.join(map(str, path))} = {value!r:.40}", call
+        for (field,), prop in _slots(MULTIPART_FIELDS.get(self.key, {}), base.form):
+            for value in _extremes(prop):
+                call = self._call(values)
+                call.form = {**base.form, field: str(value)}
+                yield f"form {field} = {value!r:.40}", call
+        for param in self.op.query:
+            if param["in"] != "query":
+                continue
+            for value in _extremes(param.get("schema", {})):
+                call = self._call(values)
+                call.query[param["name"]] = value
+                yield f"query {param['name']} = {value!r:.40}", call
+
+    def check(self, role: str, what: str, result: falcon.testing.Result) -> None:
+        if result.status_code >= 500:
+            self.fail(role, what, f"answers {_answer(result)}")
+        elif result.status_code >= 400 and _code(result) is None:
+            self.fail(role, what, f"answers {result.status_code} without the JSON error shape")
 
 
 # --- the tests ----------------------------------------------------------------------------
@@ -602,4 +684,18 @@ def test_text_no_database_can_store_is_refused_and_changes_nothing(world, route)
         changed = sorted(name for name in {*old, *new} if old.get(name) != new.get(name))
         if changed:
             failures.append(f"{method} {template} changed {label}'s {', '.join(changed)}")
+    assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])
+
+
+@pytest.mark.parametrize("route", sorted(OPERATIONS), ids=[f"{m} {t}" for t, m in sorted(OPERATIONS)])
+def test_values_at_the_edges_never_answer_5xx(world, route):
+    """Last, as these may be taken: A's records change, B's never do."""
+    template, method = route
+    database_proxy.initialize(world.app_database)
+    matrix = EdgeValues(world, template, method, OPERATIONS[route])
+    matrix.prepare()
+    before = digest(world.snapshot_b())
+    failures = matrix.run()
+    if digest(world.snapshot_b()) != before:
+        failures.append(f"{method} {template} changed B's rows or objects")
     assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])

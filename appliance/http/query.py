@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import falcon
 
+from appliance.clock import parse_utc
 from appliance.http.errors import bad_request
 
 
@@ -39,11 +40,8 @@ def instant(req: falcon.Request, name: str, *, end_of_day: bool = False) -> dt.d
     try:
         if len(value) == 10:
             day = dt.date.fromisoformat(value)
-            moment = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
-            return moment
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
+        moment = dt.datetime.fromisoformat(value)
+        return moment if moment.tzinfo is None else parse_utc(value)
     except ValueError as exc:
         raise _invalid(name, "must be an ISO 8601 date or date-time") from exc
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment

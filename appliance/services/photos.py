@@ -15,7 +15,7 @@ from collections.abc import Callable
 import peewee
 
 from appliance import envelopes
-from appliance.clock import Clock, isoformat
+from appliance.clock import Clock, isoformat, parse_utc
 from appliance.http.errors import ApiError, bad_envelope, bad_request, conflict, not_found
 from appliance.http.pagination import Page
 from appliance.models import ConsentForm, Patient, Photo, TreatmentPlan
@@ -85,13 +85,10 @@ class PayloadReader:
 def _moment(value: str) -> dt.datetime:
     """An ISO 8601 date-time with offset (or Z) as naive UTC."""
     try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise bad_request("takenAt is invalid", [{"field": "takenAt",
-                                                   "problem": "must be an ISO 8601 date-time with offset"}])
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return parse_utc(value)
+    except ValueError as exc:
+        problem = {"field": "takenAt", "problem": "must be an ISO 8601 date-time with offset"}
+        raise bad_request("takenAt is invalid", [problem]) from exc
 
 
 def photo_view(photo: Photo) -> dict:

@@ -16,7 +16,7 @@ import uuid
 import peewee
 
 from appliance import envelopes
-from appliance.clock import Clock, isoformat
+from appliance.clock import Clock, isoformat, parse_utc
 from appliance.http.errors import ApiError, bad_request, conflict, not_found
 from appliance.http.pagination import Page
 from appliance.models import ConsentForm, Patient, Photo, TreatmentPlan, TreatmentTemplate
@@ -39,11 +39,8 @@ def etag(version: int) -> str:
 def parse_instant(value: str, field: str) -> dt.datetime:
     """An RFC 3339 date-time with its offset, as naive UTC; a time without zone is ambiguous."""
     try:
-        moment = dt.datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise ValueError("no offset")
-        return moment.astimezone(dt.UTC).replace(tzinfo=None)
-    except (ValueError, OverflowError) as exc:
+        return parse_utc(value)
+    except ValueError as exc:
         raise bad_request(f"{field} is invalid", [{
             "field": field, "problem": "must be an ISO 8601 date-time with offset, e.g. 2026-11-30T09:00:00Z",
         }]) from exc
