@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import socket
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
+import psycopg2
 import requests
 
-from tests.conftest import ROOT, LiveServer, free_port
+from tests.conftest import ROOT, LiveServer, free_port, server_env
 
 
 def _embedded_env(tmp_path, port: int) -> dict[str, str]:
@@ -77,6 +80,32 @@ def test_readiness_is_503_naming_the_database_when_it_is_unreachable(tmp_path, l
                           json={"email": "a@b.de", "password": "0123456789"})
     assert login.status_code == 503
     assert login.json()["error"]["code"] == "database_unavailable"
+
+
+def test_connections_postgresql_ended_are_replaced_without_a_failed_request(tmp_path, pg_databases):
+    """What a PostgreSQL restart (e.g. a security update) does to the pools of a running
+    appliance: every pooled connection is ended by the server. No request may fail for it."""
+    owner_url, app_url = pg_databases
+    port = free_port()
+    server = LiveServer(server_env(tmp_path, app_url, port), port, tmp_path / "serve.log")
+    try:
+        account = requests.post(server.url + "/api/auth/register", timeout=30, json={
+            "email": f"restart-{port}@praxis.example", "password": "sehr-geheimes-passwort", "name": "R"})
+        assert account.status_code == 201, account.text
+        headers = {"Authorization": f"Bearer {account.json()['token']}"}
+
+        def me(_) -> int:
+            return requests.get(server.url + "/api/auth/me", headers=headers, timeout=30).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:  # several connections in each pool
+            assert set(pool.map(me, range(40))) == {200}
+        with psycopg2.connect(owner_url) as owner, owner.cursor() as cursor:
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s",
+                           (urlsplit(app_url).username,))
+            assert cursor.fetchone()[0] >= 2
+        assert [me(i) for i in range(40)] == [200] * 40
+    finally:
+        server.stop()
 
 
 def _get_health(sock: socket.socket) -> bytes:
