@@ -7,6 +7,7 @@ APPLIANCE_TEST_DATABASE_URL or a throwaway cluster the suite starts itself.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import subprocess
@@ -25,10 +26,25 @@ from appliance.db import open_database
 from appliance.migrator import upgrade
 from appliance.models import database as database_proxy
 from tests.support.app_role import AppRole
+from tests.support.log_guard import LogGuard, giveaways
 from tests.support.postgres import PostgresUnavailable, start_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "test-jwt-secret-" + "x" * 32
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs():
+    """Every test: no line the appliance logs, at any level, gives away an address or a token."""
+    logger = logging.getLogger("appliance")
+    guard, level = LogGuard(), logger.level
+    logger.addHandler(guard)
+    logger.setLevel(logging.DEBUG)
+    yield
+    logger.removeHandler(guard)
+    logger.setLevel(level)
+    found = giveaways(guard.lines)
+    assert not found, "the log gives away personal data or a secret:\n" + "\n".join(found[:5])
 
 
 @pytest.fixture(scope="session")
@@ -184,6 +200,8 @@ class LiveServer:
         if not self._log.closed:
             self._log.close()
             print(f"--- appliance serve log ({self._log_path.name}) ---\n{self.log()}")
+            found = giveaways(self.log().splitlines())
+            assert not found, "the server log gives away personal data or a secret:\n" + "\n".join(found[:5])
 
 
 def server_env(tmp_path: Path, database_url: str, port: int, **extra: str) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -109,14 +110,22 @@ def test_connections_postgresql_ended_are_replaced_without_a_failed_request(tmp_
 
 
 def _get_health(sock: socket.socket) -> bytes:
-    """One keep-alive GET on an open connection; the response head (b"" if the server closed)."""
+    """One keep-alive GET on an open connection, read to the end of its body; the response head
+    (what arrived before the server closed, if it did)."""
     sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: appliance\r\n\r\n")
-    head = b""
-    while b"\r\n\r\n" not in head:
+    data = b""
+    while b"\r\n\r\n" not in data:
         chunk = sock.recv(4096)
         if not chunk:
-            return head
-        head += chunk
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        body += chunk
     return head
 
 
