@@ -121,9 +121,12 @@ def audit_csv(filters: AuditFilter, dialect: str, zone: zoneinfo.ZoneInfo,
     chain = chain_of(tenancy.current())
     last_seq = after_seq
     while True:
+        # Plain tuples of the exported columns: building model objects took most of the time.
         rows = list(
             filters.apply(
-                AuditEntry.select(AuditEntry, User.name, User.email)
+                AuditEntry.select(AuditEntry.seq, AuditEntry.created_at, AuditEntry.action, User.name,
+                                  User.email, AuditEntry.entity_type, AuditEntry.entity_id,
+                                  AuditEntry.ip, AuditEntry.hash)
                 .join(User, peewee.JOIN.LEFT_OUTER, on=User.id == AuditEntry.user_id)
                 # The chain names the practice too, and (chain, seq) is the index each batch
                 # starts from: without it every batch would read the whole log.
@@ -131,20 +134,19 @@ def audit_csv(filters: AuditFilter, dialect: str, zone: zoneinfo.ZoneInfo,
             )
             .order_by(AuditEntry.seq)
             .limit(BATCH)
-            .objects()
+            .tuples()
         )
-        for row in rows:
-            moment = row.created_at.replace(tzinfo=dt.UTC).astimezone(zone)
-            entity = f"{row.entity_type}:{row.entity_id}" if row.entity_type else ""
+        for _, created_at, action, name, email, entity_type, entity_id, ip, digest in rows:
+            moment = created_at.replace(tzinfo=dt.UTC).astimezone(zone)
+            entity = f"{entity_type}:{entity_id}" if entity_type else ""
             writer.writerow([neutralise(str(v or "")) for v in (
-                moment.isoformat(timespec="seconds"), row.action, row.name, row.email,
-                entity, row.ip, row.hash)])
+                moment.isoformat(timespec="seconds"), action, name, email, entity, ip, digest)])
         yield encoder.encode(buffer.getvalue())
         buffer.seek(0)
         buffer.truncate()
         if len(rows) < BATCH:
             return
-        last_seq = rows[-1].seq
+        last_seq = rows[-1][0]
 
 
 def export_view(row: AuditExport) -> dict:
