@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import threading
 import time
 
 import falcon.testing
@@ -107,6 +108,62 @@ def test_checkout_creates_the_customer_once_and_a_subscription_session(client, s
     # Every POST to Stripe carried an idempotency key of its own.
     keys = [r.idempotency_key for r in stripe_stub.seen("/v1/checkout/sessions")[-2:]]
     assert all(keys) and keys[0] != keys[1]
+
+
+def _open_sessions(stub, customer: str) -> list[dict]:
+    return [s for s in stub.checkout_sessions.values() if s["customer"] == customer and s["status"] == "open"]
+
+
+def test_a_new_checkout_expires_the_practices_older_open_ones(client, stripe_stub):
+    """Two open checkouts could both be paid: two subscriptions for one practice."""
+    other = team(client)
+    theirs = session_id_of(checkout(client, other.token()).json["url"])
+    practice = team(client)
+    first = session_id_of(checkout(client, practice.token(), "STARTER", "yearly").json["url"])
+    second = session_id_of(checkout(client, practice.token(), "PROFESSIONAL", "monthly").json["url"])
+    customer = stripe_stub.checkout_sessions[second]["customer"]
+    assert [s["id"] for s in _open_sessions(stripe_stub, customer)] == [second]
+    assert stripe_stub.checkout_sessions[first]["status"] == "expired"
+    with pytest.raises(ValueError, match="expired"):
+        stripe_stub.complete_checkout(first)
+    assert stripe_stub.complete_checkout(second)[0]["status"] == "complete"
+    assert stripe_stub.checkout_sessions[theirs]["status"] == "open"  # another practice's
+
+
+def test_concurrent_checkouts_never_leave_two_open(client, stripe_stub):
+    """Each expires every other: at most one of them can be paid (possibly none; the ADMIN then
+    starts again)."""
+    practice = team(client)
+    checkout(client, practice.token())  # the customer exists before the race
+    start, urls = threading.Barrier(5), []
+
+    def begin() -> None:
+        start.wait(30)
+        result = checkout(client, practice.token(), "PROFESSIONAL", "yearly")
+        assert result.status_code == 200, result.text
+        urls.append(result.json["url"])
+
+    threads = [threading.Thread(target=begin) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    made = [stripe_stub.checkout_sessions[session_id_of(url)] for url in urls]
+    assert len({s["id"] for s in made}) == 5
+    assert len(_open_sessions(stripe_stub, made[0]["customer"])) <= 1
+    again = session_id_of(checkout(client, practice.token(), "PROFESSIONAL", "yearly").json["url"])
+    assert [s["id"] for s in _open_sessions(stripe_stub, made[0]["customer"])] == [again]
+
+
+def test_when_older_checkouts_cannot_be_expired_the_new_one_still_works(client, stripe_stub, caplog):
+    practice = team(client)
+    first = session_id_of(checkout(client, practice.token()).json["url"])
+    stripe_stub.fault(f"/v1/checkout/sessions/{first}/expire", "down", times=3)
+    second = checkout(client, practice.token(), "PROFESSIONAL", "monthly")
+    assert second.status_code == 200, second.text
+    assert stripe_stub.checkout_sessions[session_id_of(second.json["url"])]["status"] == "open"
+    assert stripe_stub.checkout_sessions[first]["status"] == "open"
+    assert "older checkout sessions were not expired" in caplog.text
 
 
 @pytest.mark.parametrize(

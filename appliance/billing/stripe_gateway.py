@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import stripe
@@ -33,11 +34,20 @@ class InvalidWebhook(Exception):
     """The body does not carry a valid, recent Stripe signature for the configured secret."""
 
 
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
 class PaymentGateway(Protocol):
     def create_customer(self, practice_id: uuid.UUID, name: str, email: str) -> str: ...
 
     def create_checkout_session(self, *, customer_id: str, price_id: str, practice_id: uuid.UUID,
-                                plan: str, interval: str, success_url: str, cancel_url: str) -> str: ...
+                                plan: str, interval: str, success_url: str,
+                                cancel_url: str) -> CheckoutSession: ...
+
+    def expire_other_checkout_sessions(self, customer_id: str, keep: CheckoutSession) -> list[str]: ...
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str: ...
 
@@ -83,7 +93,8 @@ class StripeGateway:
         return customer.id
 
     def create_checkout_session(self, *, customer_id: str, price_id: str, practice_id: uuid.UUID,
-                                plan: str, interval: str, success_url: str, cancel_url: str) -> str:
+                                plan: str, interval: str, success_url: str,
+                                cancel_url: str) -> CheckoutSession:
         metadata = {"practice_id": str(practice_id), "plan": plan, "interval": interval}
         session = self._call(
             self._client.v1.checkout.sessions.create,
@@ -99,7 +110,27 @@ class StripeGateway:
             },
             {"idempotency_key": _idempotency_key("checkout")},
         )
-        return session.url
+        return CheckoutSession(session.id, session.url)
+
+    def expire_other_checkout_sessions(self, customer_id: str, keep: CheckoutSession) -> list[str]:
+        """Expires the customer's open Checkout Sessions but `keep`, so that a practice never
+        has two it could pay: two subscriptions. (Stripe dates sessions to the second, so the
+        older of two cannot be told; two checkouts started at once may expire each other, and
+        the next attempt works.) A session that completed or expired meanwhile is skipped.
+        Returns the ids it expired."""
+        listed = self._call(self._client.v1.checkout.sessions.list,
+                            {"customer": customer_id, "status": "open", "limit": 100}).to_dict()["data"]
+        expired = []
+        for session in listed:
+            if session["id"] == keep.id:
+                continue
+            try:
+                self._call(self._client.v1.checkout.sessions.expire, session["id"], None,
+                           {"idempotency_key": f"appliance-expire-{session['id']}"})
+            except ProviderRejected:
+                continue  # no longer open: completed or expired since it was listed
+            expired.append(session["id"])
+        return expired
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
         session = self._call(

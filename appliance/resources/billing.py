@@ -73,7 +73,9 @@ class BillingCheckout:
                 404: DISABLED, 409: "the practice already has this plan (already_on_plan)",
                 **PROVIDER_ERRORS},
         description="Without a live subscription: creates the Stripe customer when missing and a"
-        " Checkout Session in subscription mode; `url` is where the ADMIN pays. With one: the"
+        " Checkout Session in subscription mode; `url` is where the ADMIN pays. The practice's"
+        " other open Checkout Sessions are expired, so it never pays for two subscriptions. With"
+        " one: the"
         " subscription moves to the new price (`mode` plan_change, no URL); the change shows"
         " once Stripe confirms it by webhook.",
     )

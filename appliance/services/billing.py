@@ -193,12 +193,17 @@ class Billing:
                 )
             return {"mode": "plan_change", "url": None, "plan": plan, "interval": interval}
         customer_id = standing.stripe_customer_id or self._create_customer(gateway, practice)
-        url = self._provider(
+        session = self._provider(
             gateway.create_checkout_session, customer_id=customer_id, price_id=price,
             practice_id=practice.id, plan=plan, interval=interval,
             success_url=self._settings.success_url, cancel_url=self._settings.cancel_url,
         )
-        return {"mode": "checkout", "url": url, "plan": plan, "interval": interval}
+        try:
+            gateway.expire_other_checkout_sessions(customer_id, session)
+        except (ProviderUnavailable, ProviderRejected) as exc:
+            # The new session works; an older one left open could still be paid as well.
+            log.warning("older checkout sessions were not expired", extra={"reason": str(exc)})
+        return {"mode": "checkout", "url": session.url, "plan": plan, "interval": interval}
 
     def _create_customer(self, gateway: PaymentGateway, practice: Practice) -> str:
         """Stored as soon as Stripe has it: it mirrors Stripe even if the session then fails."""

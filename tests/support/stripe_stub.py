@@ -7,7 +7,7 @@ Two servers on 127.0.0.1, both in one aiohttp event loop on a background thread:
   change into the shared temp directory is switched off.
 * a stand-in in front of it for what localstripe lacks, which is the address the app's
   `billing.stripe_api_base` points at:
-  - Checkout Sessions (`POST /v1/checkout/sessions`) and Billing Portal sessions
+  - Checkout Sessions (create, retrieve, list, expire) and Billing Portal sessions
     (`POST /v1/billing_portal/sessions`), checked against localstripe's customers and prices;
   - prices: a price id is a localstripe plan of the same id (in Stripe, plans are prices),
     so `items[n][price]` becomes `items[n][plan]` on the way to localstripe;
@@ -144,6 +144,8 @@ class StripeStub:
     def complete_checkout(self, session_id: str) -> tuple[dict, dict]:
         """The customer pays: returns the completed session and the new subscription."""
         session = self.checkout_sessions[session_id]
+        if session["status"] != "open":
+            raise ValueError(f"checkout session {session_id} is {session['status']}: it cannot be paid")
         customer = session["customer"]
         card = self.client.v1.payment_methods.create({
             "type": "card",
@@ -176,7 +178,9 @@ class StripeStub:
     def _front(self) -> web.Application:
         app = web.Application(middlewares=[self._fault_middleware, self._idempotency_middleware])
         app.router.add_post("/v1/checkout/sessions", self._create_checkout)
+        app.router.add_get("/v1/checkout/sessions", self._list_checkouts)
         app.router.add_get("/v1/checkout/sessions/{id}", self._get_checkout)
+        app.router.add_post("/v1/checkout/sessions/{id}/expire", self._expire_checkout)
         app.router.add_post("/v1/billing_portal/sessions", self._create_portal)
         app.router.add_route("*", "/{tail:.*}", self._forward)
         return app
@@ -241,6 +245,26 @@ class StripeStub:
             "_subscription_metadata": (form.get("subscription_data") or {}).get("metadata") or {},
         }
         self.checkout_sessions[session_id] = session
+        return web.json_response(self.public(session))
+
+    async def _list_checkouts(self, request: web.Request) -> web.Response:
+        """Newest first, filtered by customer and status, as Stripe lists them."""
+        query = request.query
+        found = [self.public(s) for s in self.checkout_sessions.values()
+                 if query.get("customer") in (None, s["customer"])
+                 and query.get("status") in (None, s["status"])]
+        found.sort(key=lambda s: (s["created"], s["id"]), reverse=True)
+        limit = int(query.get("limit", 10))
+        return web.json_response({"object": "list", "url": "/v1/checkout/sessions", "data": found[:limit],
+                                  "has_more": len(found) > limit})
+
+    async def _expire_checkout(self, request: web.Request) -> web.Response:
+        session = self.checkout_sessions.get(request.match_info["id"])
+        if session is None:
+            return _stripe_error(404, "no such checkout session", "id")
+        if session["status"] != "open":
+            return _stripe_error(400, f"the session is {session['status']}, not open")
+        session["status"] = "expired"
         return web.json_response(self.public(session))
 
     async def _get_checkout(self, request: web.Request) -> web.Response:
