@@ -6,7 +6,13 @@ Convention: every datetime inside the appliance is naive UTC; API output adds th
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from typing import Protocol
+
+#: Names ZoneInfo opens that are no IANA zone: "localtime" is whatever the server is set to,
+#: "Factory" and "posixrules" are tzdata internals.
+_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 
 
 class Clock(Protocol):
@@ -48,3 +54,13 @@ def parse_utc(value: str) -> dt.datetime:
         return moment.astimezone(dt.UTC).replace(tzinfo=None)
     except OverflowError as exc:
         raise ValueError("outside the calendar in UTC") from exc
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) - _NOT_ZONES
+
+
+def is_iana_zone(name: str) -> bool:
+    """Whether `name` is an IANA time zone (Europe/Berlin), not a file ZoneInfo happens to open."""
+    return name in _zone_names()

@@ -14,10 +14,11 @@ import re
 import secrets
 import tomllib
 import typing
-import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from appliance.clock import is_iana_zone
 
 DEFAULT_CONFIG_PATH = "/etc/appliance/appliance.toml"
 ENV_PREFIX = "APPLIANCE_"
@@ -250,9 +251,7 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("app.public_base_url: must be an absolute http(s) URL without query")
     elif settings.production and url.scheme != "https":
         problems.append("app.public_base_url: must use https in production (patients open it)")
-    try:
-        zoneinfo.ZoneInfo(app.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    if not is_iana_zone(app.timezone):
         problems.append(f"app.timezone: unknown IANA time zone {app.timezone!r}")
     host, _, port = server.bind.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -47,6 +47,7 @@ def test_problems_name_the_key(tmp_path):
     ("data", "problem"),
     [
         ({"app": {"timezone": "Mars/Olympus"}}, "app.timezone"),
+        ({"app": {"timezone": "localtime"}}, "app.timezone"),
         ({"server": {"bind": "nowhere"}}, "server.bind"),
         ({"server": {"keepalive": 0}}, "server.keepalive"),
         ({"server": {"public_entry_header": "X Entry:"}}, "server.public_entry_header"),

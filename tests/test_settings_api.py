@@ -84,6 +84,8 @@ INVALID = [
     ({"timezone": "Europe"}, "timezone"),  # a directory of the zone database
     ({"timezone": "../../etc/passwd"}, "timezone"),
     ({"timezone": ""}, "timezone"),
+    ({"timezone": "localtime"}, "timezone"),  # whatever the server is set to
+    ({"timezone": "Factory"}, "timezone"),
     ({"locale": "fr"}, "locale"),
     ({"publicBaseUrl": "ftp://x"}, "publicBaseUrl"),
     ({"publicBaseUrl": "praxis.example"}, "publicBaseUrl"),
@@ -97,6 +99,7 @@ INVALID = [
     ({"enabledConsentTypes": ["TATTOO"]}, "enabledConsentTypes.0"),
     ({"enabledConsentTypes": ["BOTOX", "BOTOX"]}, "enabledConsentTypes"),
     ({"enabledConsentTypes": "BOTOX"}, "enabledConsentTypes"),
+    ({"enabledConsentTypes": []}, "enabledConsentTypes"),
     ({"logoUrl": "https://praxis.example/logo.png"}, "(body)"),
     ({}, "(body)"),
     ([], "(body)"),

@@ -14,7 +14,8 @@ from appliance.services.practice_settings import PracticeSettings
 TAGS = ("Settings",)
 FIELDS = {
     "enabledConsentTypes": {"type": "array", "items": {"enum": list(CONSENT_TYPES)},
-                            "uniqueItems": True, "maxItems": len(CONSENT_TYPES)},
+                            "uniqueItems": True, "minItems": 1, "maxItems": len(CONSENT_TYPES),
+                            "description": "At least one: without any, no consent can be sent"},
     "defaultConsentExpiry": {"type": "integer", "minimum": 1, "maximum": 90,
                              "description": "Days a consent link stays valid"},
     "brandColor": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from urllib.parse import urlsplit
 
 import peewee
 
-from appliance.clock import Clock
+from appliance.clock import Clock, is_iana_zone
 from appliance.http.errors import bad_request
 from appliance.models import Practice
 from appliance.principal import Principal
@@ -37,11 +36,8 @@ def settings_view(practice: Practice) -> dict:
 def _check(body: dict) -> None:
     """Rules JSON Schema cannot say: real time zones and usable base URLs."""
     problems = []
-    if "timezone" in body:
-        try:
-            zoneinfo.ZoneInfo(body["timezone"])
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory
-            problems.append({"field": "timezone", "problem": "is not an IANA time zone"})
+    if "timezone" in body and not is_iana_zone(body["timezone"]):
+        problems.append({"field": "timezone", "problem": "is not an IANA time zone"})
     if "brandColor" in body and not BRAND_COLOR.fullmatch(body["brandColor"]):
         problems.append({"field": "brandColor", "problem": "must be #rrggbb"})
     url = body.get("publicBaseUrl")
