@@ -38,7 +38,10 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(client, clock):
     assert "token" in result.json
 
     actions = audit_actions(account.user_id)
-    assert actions["LOGIN_FAILED"] == 5
+    assert actions["LOGIN_FAILED"] == 7  # 5 wrong passwords, 2 attempts while locked
+    reasons = [e.metadata["reason"] for e in audit_entries("LOGIN_FAILED")
+               if str(e.user_id) == account.user_id]
+    assert sorted(reasons) == ["locked"] * 2 + ["password"] * 5
     assert actions["ACCOUNT_LOCKED"] == 1
     assert actions["LOGIN_SUCCESS"] == 1
     (lock,) = audit_entries("ACCOUNT_LOCKED")

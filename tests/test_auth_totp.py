@@ -152,7 +152,7 @@ def test_wrong_codes_count_toward_the_lockout(client, clock):
     assert int(locked.headers["Retry-After"]) == body["error"]["details"]["retryAfterSeconds"] > 0
     assert_error(login(client, account.email), 429, "account_locked")
     failed = [e for e in audit_entries("LOGIN_FAILED") if str(e.user_id) == account.user_id]
-    assert [e.metadata["reason"] for e in failed] == ["totp"] * 5
+    assert [e.metadata["reason"] for e in failed] == ["totp"] * 5 + ["locked"] * 2  # then refused
     assert audit_actions(account.user_id)["ACCOUNT_LOCKED"] == 1
 
 

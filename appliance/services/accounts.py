@@ -99,7 +99,7 @@ class Accounts:
                 with self._db.atomic():
                     self._audit.record("LOGIN_FAILED", ip=caller.ip, metadata={"reason": "unknown"})
                 raise ApiError(401, "invalid_credentials", "e-mail or password is wrong")
-            self._refuse_if_locked(user)
+            self._refuse_if_locked(user, caller)
             if not ok:
                 with self._db.atomic():
                     self._count_failure(user, caller, reason="password")
@@ -109,8 +109,13 @@ class Accounts:
             with self._db.atomic():
                 return self._login_succeeded(user, caller, method="password")
 
-    def _refuse_if_locked(self, user: User) -> None:
+    def _refuse_if_locked(self, user: User, caller: Caller) -> None:
+        """429 while the account is locked; the refused attempt is audited (someone is still
+        trying) before the error is raised."""
         if user.locked_until and user.locked_until > self._clock.now():
+            with self._db.atomic():
+                self._audit.record("LOGIN_FAILED", ip=caller.ip, user_id=user.id,
+                                   practice_id=user.practice_id, metadata={"reason": "locked"})
             retry = int((user.locked_until - self._clock.now()).total_seconds()) + 1
             raise ApiError(
                 429, "account_locked", "too many failed attempts; try again later",
@@ -145,7 +150,7 @@ class Accounts:
     def verify_2fa(self, principal: Principal, code: str, caller: Caller) -> dict:
         with tenancy.unscoped("the 2FA step precedes the session"):
             user = User.get_by_id(principal.user_id)
-            self._refuse_if_locked(user)
+            self._refuse_if_locked(user, caller)
             issued_at_step = principal.totp_step_at_issue
             if user.totp_last_step != issued_at_step:
                 raise unauthorized("this sign-in step is spent; log in again")
