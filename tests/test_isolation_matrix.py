@@ -634,6 +634,15 @@ class EdgeValues(BadText):
 
 # --- the tests ----------------------------------------------------------------------------
 
+EACH_ROUTE = pytest.mark.parametrize("route", sorted(OPERATIONS),
+                                     ids=[f"{m} {t}" for t, m in sorted(OPERATIONS)])
+
+
+def _changed(label: str, route: tuple[str, str], before: dict, after: dict) -> list[str]:
+    """A failure naming what of a practice's rows and objects changed, if anything did."""
+    names = sorted(name for name in {*before, *after} if before.get(name) != after.get(name))
+    return [f"{route[1]} {route[0]} changed {label}'s {', '.join(names)}"] if names else []
+
 
 def test_both_practices_have_rows_in_every_tenant_table(world):
     """A tenant table the builder leaves empty would go unchecked: a new table fails here."""
@@ -653,7 +662,7 @@ def test_the_exceptions_name_real_routes():
         assert OPERATIONS[key].request_media == "multipart/form-data", key
 
 
-@pytest.mark.parametrize("route", sorted(OPERATIONS), ids=[f"{m} {t}" for t, m in sorted(OPERATIONS)])
+@EACH_ROUTE
 def test_practice_a_cannot_reach_practice_b(world, route):
     template, method = route
     if route in CREDENTIAL_ROUTES:
@@ -661,14 +670,11 @@ def test_practice_a_cannot_reach_practice_b(world, route):
     database_proxy.initialize(world.app_database)
     before = digest(world.snapshot_b())
     failures = RouteMatrix(world, template, method, OPERATIONS[route]).run()
-    after = digest(world.snapshot_b())
-    changed = sorted(name for name in {*before, *after} if before.get(name) != after.get(name))
-    if changed:
-        failures.append(f"{method} {template} changed B's {', '.join(changed)}")
+    failures += _changed("B", route, before, digest(world.snapshot_b()))
     assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])
 
 
-@pytest.mark.parametrize("route", sorted(OPERATIONS), ids=[f"{m} {t}" for t, m in sorted(OPERATIONS)])
+@EACH_ROUTE
 def test_text_no_database_can_store_is_refused_and_changes_nothing(world, route):
     """NUL and lone surrogates in any string a route takes: PostgreSQL cannot store the first,
     neither engine the second; the client gets a 4xx and nothing of A or B changes."""
@@ -681,13 +687,11 @@ def test_text_no_database_can_store_is_refused_and_changes_nothing(world, route)
     failures = matrix.run()
     after = [digest(snapshot(world.owner, world.store, world.tables, tenant)) for tenant in tenants]
     for label, old, new in zip("AB", before, after, strict=True):
-        changed = sorted(name for name in {*old, *new} if old.get(name) != new.get(name))
-        if changed:
-            failures.append(f"{method} {template} changed {label}'s {', '.join(changed)}")
+        failures += _changed(label, route, old, new)
     assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])
 
 
-@pytest.mark.parametrize("route", sorted(OPERATIONS), ids=[f"{m} {t}" for t, m in sorted(OPERATIONS)])
+@EACH_ROUTE
 def test_values_at_the_edges_never_answer_5xx(world, route):
     """Last, as these may be taken: A's records change, B's never do."""
     template, method = route
@@ -696,6 +700,5 @@ def test_values_at_the_edges_never_answer_5xx(world, route):
     matrix.prepare()
     before = digest(world.snapshot_b())
     failures = matrix.run()
-    if digest(world.snapshot_b()) != before:
-        failures.append(f"{method} {template} changed B's rows or objects")
+    failures += _changed("B", route, before, digest(world.snapshot_b()))
     assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])
