@@ -9,6 +9,7 @@ fails verification (400).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -47,7 +48,7 @@ class PaymentGateway(Protocol):
                                 plan: str, interval: str, success_url: str,
                                 cancel_url: str) -> CheckoutSession: ...
 
-    def expire_other_checkout_sessions(self, customer_id: str, keep: CheckoutSession) -> list[str]: ...
+    def expire_other_checkout_sessions(self, customer_id: str, keep: CheckoutSession) -> None: ...
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str: ...
 
@@ -112,25 +113,19 @@ class StripeGateway:
         )
         return CheckoutSession(session.id, session.url)
 
-    def expire_other_checkout_sessions(self, customer_id: str, keep: CheckoutSession) -> list[str]:
+    def expire_other_checkout_sessions(self, customer_id: str, keep: CheckoutSession) -> None:
         """Expires the customer's open Checkout Sessions but `keep`, so that a practice never
         has two it could pay: two subscriptions. (Stripe dates sessions to the second, so the
         older of two cannot be told; two checkouts started at once may expire each other, and
-        the next attempt works.) A session that completed or expired meanwhile is skipped.
-        Returns the ids it expired."""
+        the next attempt works.) A session that completed or expired meanwhile is skipped."""
         listed = self._call(self._client.v1.checkout.sessions.list,
                             {"customer": customer_id, "status": "open", "limit": 100}).to_dict()["data"]
-        expired = []
         for session in listed:
             if session["id"] == keep.id:
                 continue
-            try:
+            with contextlib.suppress(ProviderRejected):  # no longer open since it was listed
                 self._call(self._client.v1.checkout.sessions.expire, session["id"], None,
                            {"idempotency_key": f"appliance-expire-{session['id']}"})
-            except ProviderRejected:
-                continue  # no longer open: completed or expired since it was listed
-            expired.append(session["id"])
-        return expired
 
     def create_portal_session(self, customer_id: str, return_url: str) -> str:
         session = self._call(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -10,6 +11,7 @@ import falcon
 import jsonschema
 import jsonschema.validators
 
+from appliance.clock import parse_utc
 from appliance.http.errors import ApiError, bad_request
 from appliance.http.text import PROBLEM, unstorable_fields
 
@@ -102,6 +104,17 @@ def validate(data: Any, schema: dict | None) -> Any:
         problems = [_problem(e) for e in errors[:20]]
         raise bad_request("the request body is invalid", problems)
     return data
+
+
+def instant_field(value: str, field: str) -> dt.datetime:
+    """A body field holding an RFC 3339 date-time with its offset, as naive UTC (400 otherwise;
+    a time without zone is ambiguous)."""
+    try:
+        return parse_utc(value)
+    except ValueError as exc:
+        raise bad_request(f"{field} is invalid", [{
+            "field": field, "problem": "must be an ISO 8601 date-time with offset, e.g. 2026-11-30T09:00:00Z",
+        }]) from exc
 
 
 def read_raw(req: falcon.Request, limit: int) -> bytes:

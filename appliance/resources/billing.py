@@ -75,9 +75,8 @@ class BillingCheckout:
         description="Without a live subscription: creates the Stripe customer when missing and a"
         " Checkout Session in subscription mode; `url` is where the ADMIN pays. The practice's"
         " other open Checkout Sessions are expired, so it never pays for two subscriptions. With"
-        " one: the"
-        " subscription moves to the new price (`mode` plan_change, no URL); the change shows"
-        " once Stripe confirms it by webhook.",
+        " one: the subscription moves to the new price (`mode` plan_change, no URL); the change"
+        " shows once Stripe confirms it by webhook.",
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = json_body(req)

@@ -8,14 +8,14 @@ after the object is complete (see `appliance.services.objects`).
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Callable
 
 import peewee
 
 from appliance import envelopes
-from appliance.clock import Clock, isoformat, parse_utc
+from appliance.clock import Clock, isoformat
+from appliance.http.body import instant_field
 from appliance.http.errors import ApiError, bad_envelope, bad_request, conflict, not_found
 from appliance.http.pagination import Page
 from appliance.models import ConsentForm, Patient, Photo, TreatmentPlan
@@ -82,15 +82,6 @@ class PayloadReader:
             raise NotAPayload(f"must be at least {envelopes.STREAM_MIN_BYTES} bytes")
 
 
-def _moment(value: str) -> dt.datetime:
-    """An ISO 8601 date-time with offset (or Z) as naive UTC."""
-    try:
-        return parse_utc(value)
-    except ValueError as exc:
-        problem = {"field": "takenAt", "problem": "must be an ISO 8601 date-time with offset"}
-        raise bad_request("takenAt is invalid", [problem]) from exc
-
-
 def photo_view(photo: Photo) -> dict:
     return {
         "id": str(photo.id),
@@ -139,7 +130,7 @@ class Photos:
             "treatment_plan_id": optional_uuid("treatmentPlanId"),
             "type": fields["type"],
             "body_region": fields["bodyRegion"],
-            "taken_at": _moment(fields["takenAt"]),
+            "taken_at": instant_field(fields["takenAt"], "takenAt"),
             "wrapped_key": fields["wrappedKey"],
             "encrypted_metadata": fields.get("encryptedMetadata"),
             "photo_consent_granted": fields.get("photoConsentGranted") == "true",

@@ -16,7 +16,8 @@ import uuid
 import peewee
 
 from appliance import envelopes
-from appliance.clock import Clock, isoformat, parse_utc
+from appliance.clock import Clock, isoformat
+from appliance.http.body import instant_field
 from appliance.http.errors import ApiError, bad_request, conflict, not_found
 from appliance.http.pagination import Page
 from appliance.models import ConsentForm, Patient, Photo, TreatmentPlan, TreatmentTemplate
@@ -34,16 +35,6 @@ _SUMMARY = [f for f in TreatmentPlan._meta.sorted_fields if f.name != "encrypted
 
 def etag(version: int) -> str:
     return f'"{version}"'
-
-
-def parse_instant(value: str, field: str) -> dt.datetime:
-    """An RFC 3339 date-time with its offset, as naive UTC; a time without zone is ambiguous."""
-    try:
-        return parse_utc(value)
-    except ValueError as exc:
-        raise bad_request(f"{field} is invalid", [{
-            "field": field, "problem": "must be an ISO 8601 date-time with offset, e.g. 2026-11-30T09:00:00Z",
-        }]) from exc
 
 
 def encrypted_plan(body: dict) -> tuple[bytes, str]:
@@ -174,7 +165,7 @@ class TreatmentPlans:
 
     def create(self, principal: Principal, body: dict, caller: Caller) -> dict:
         payload, wrapped_key = encrypted_plan(body)
-        performed_at = parse_instant(body["performedAt"], "performedAt")
+        performed_at = instant_field(body["performedAt"], "performedAt")
         patient_id = uuid.UUID(body["patientId"])
         form_id = _optional_uuid(body.get("consentFormId"))
         template_id = _optional_uuid(body.get("templateId"))
@@ -229,7 +220,7 @@ class TreatmentPlans:
         payload, wrapped_key = encrypted_plan(body)
         changes: dict = {"encrypted_plan": payload, "wrapped_key": wrapped_key}
         if "performedAt" in body:
-            changes["performed_at"] = parse_instant(body["performedAt"], "performedAt")
+            changes["performed_at"] = instant_field(body["performedAt"], "performedAt")
         if "consentType" in body:
             changes["consent_type"] = body["consentType"]
         if "consentFormId" in body:
