@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import re
 import socket
@@ -95,10 +96,20 @@ def test_connections_postgresql_ended_are_replaced_without_a_failed_request(tmp_
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:  # several connections in each pool
             assert set(pool.map(ready, range(40))) == {200}
-        with psycopg2.connect(owner_url) as owner, owner.cursor() as cursor:
-            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s",
-                           (urlsplit(app_url).username,))
+        role = urlsplit(app_url).username
+        with contextlib.closing(psycopg2.connect(owner_url)) as owner, owner.cursor() as cursor:
+            owner.autocommit = True  # no transaction: each look at pg_stat_activity is a fresh one
+            # In the aggregate, not the WHERE clause: only rows of the role may reach the call.
+            cursor.execute("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))"
+                           " FROM pg_stat_activity WHERE usename = %s", (role,))
             assert cursor.fetchone()[0] >= 2
+            for _ in range(100):  # until every one has exited, as after a restart
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,))
+                if cursor.fetchone()[0] == 0:
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the ended connections did not go away in 5 s")
         assert [ready(i) for i in range(40)] == [200] * 40
     finally:
         server.stop()
