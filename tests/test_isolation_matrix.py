@@ -33,13 +33,15 @@ reasons). `GET /api/public/logo/{id}` is public data by design: B's logo id serv
 (what every patient of B sees before decrypting anything) and nothing else; every other id of
 B answers 404.
 
-The same world serves two more matrices. Bad input: on every route, each string of the valid
+The same world serves three more matrices. Bad input: on every route, each string of the valid
 request (body, form field, query parameter, path parameter) in turn gets a NUL or, in JSON, a
 lone surrogate, text that no database here can store. Each answer is a 4xx in the JSON error
 shape, and nothing of A or B changes. Values at the edges (last, as they may be taken): every
 declared property and query parameter in turn gets instants whose UTC form leaves the calendar,
 the first and last day, numbers past any column and the longest text in wide characters.
-Taken or refused, never a 5xx, and B never changes.
+Taken or refused, never a 5xx, and B never changes. Database down: every route's valid request
+to the same app with an unreachable database answers 503 `database_unavailable` (readiness:
+`not_ready`) or, if it needs no database, as usual; never a 500.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ from appliance.models import database as database_proxy
 from appliance.resources.photos import UPLOAD_FIELDS
 from appliance.services.container import build_services
 from appliance.storage import open_store
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 from tests.support.api import auth_header, declared_operations, fresh_ip, open_session
 from tests.support.isolation import (
     ROLES,
@@ -253,6 +255,7 @@ class RouteMatrix:
 
     def __init__(self, world: World, template: str, method: str, op: Operation):
         self.world, self.template, self.method, self.op = world, template, method, op
+        self.client = world.client  # what the calls go to
         self.key = (template, method)
         self.params = [(m.group(1), m.group(2)) for m in PARAM.finditer(template)]
         self.failures: list[str] = []
@@ -312,7 +315,7 @@ class RouteMatrix:
     def send(self, call: Call, role: str) -> falcon.testing.Result:
         self.world.calls += 1
         headers = {**auth_header(self.tokens[role]), **call.headers}
-        client = self.world.client
+        client = self.client
         if call.form is not None:
             file = self.world.files["photo" if self.key in MULTIPART_FIELDS else "other"]
             body, content_type = multipart(call.form, file)
@@ -632,6 +635,20 @@ class EdgeValues(BadText):
             self.fail(role, what, f"answers {result.status_code} without the JSON error shape")
 
 
+class DatabaseDown(BadText):
+    """One allowed role of A sends the route's valid request to an app whose database cannot be
+    reached: a 503 naming the database (or not_ready from readiness), or an answer that needed
+    no database at all, never a 500."""
+
+    def requests(self, values: dict[str, str]):
+        yield "its own request", self._call(values)
+
+    def check(self, role: str, what: str, result: falcon.testing.Result) -> None:
+        if result.status_code >= 500 and _answer(result) not in (
+                (503, "database_unavailable"), (503, "not_ready")):
+            self.fail(role, what, f"answers {_answer(result)} with the database down")
+
+
 # --- the tests ----------------------------------------------------------------------------
 
 EACH_ROUTE = pytest.mark.parametrize("route", sorted(OPERATIONS),
@@ -700,5 +717,35 @@ def test_values_at_the_edges_never_answer_5xx(world, route):
     matrix.prepare()
     before = digest(world.snapshot_b())
     failures = matrix.run()
+    failures += _changed("B", route, before, digest(world.snapshot_b()))
+    assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])
+
+
+@pytest.fixture(scope="module")
+def database_down(world, tmp_path_factory):
+    """The world's app, but with a database that cannot be reached: a closed port for
+    PostgreSQL, a directory in place of the file for SQLite."""
+    if world.engine == "postgresql":
+        url = f"postgresql://appliance@127.0.0.1:{free_port()}/appliance"
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('not-a-database-file')}"
+    unreachable = open_database(url, connect_timeout=1)
+    app = create_app(world.settings, unreachable, store=world.store, clock=world.clock)
+    return falcon.testing.TestClient(app), unreachable
+
+
+@EACH_ROUTE
+def test_with_the_database_down_no_route_answers_500(world, database_down, route):
+    template, method = route
+    database_proxy.initialize(world.app_database)
+    matrix = DatabaseDown(world, template, method, OPERATIONS[route])
+    matrix.prepare()
+    matrix.client, unreachable = database_down
+    before = digest(world.snapshot_b())
+    database_proxy.initialize(unreachable)  # the models' database is one per process, as in serve
+    try:
+        failures = matrix.run()
+    finally:
+        database_proxy.initialize(world.app_database)
     failures += _changed("B", route, before, digest(world.snapshot_b()))
     assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:60])
