@@ -9,17 +9,18 @@ from appliance import openapi
 from appliance.clock import Clock, SystemClock
 from appliance.db import UNAVAILABLE_ERRORS
 from appliance.http import errors
+from appliance.http.assets import WebAssets
 from appliance.http.client_ip import ClientIpResolver
 from appliance.http.middleware import AccessControl, RequestContext
 from appliance.http.operation import Operation, operation_of
 from appliance.mail import Mailer, open_mailer
 from appliance.models import database as database_proxy
 from appliance.resources.openapi import OpenApi
-from appliance.routes import Route, build_routes
+from appliance.routes import Route, build_page_routes, build_routes
 from appliance.services.container import Services, build_services
 from appliance.settings import Settings
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def operations_of(routes: list[Route]) -> dict[tuple[str, str], Operation]:
@@ -45,6 +46,7 @@ def create_app(
     store=None,
     mailer: Mailer | None = None,
     clock: Clock | None = None,
+    web_assets: WebAssets | None = None,
 ) -> falcon.App:
     database_proxy.initialize(database)
     services: Services = build_services(
@@ -71,4 +73,6 @@ def create_app(
         app.add_route(route.template, route.resource, **({"suffix": route.suffix} if route.suffix else {}))
         if isinstance(route.resource, OpenApi):
             route.resource.document = openapi.build_document(operations)
+    for route in build_page_routes(web_assets or WebAssets()):
+        app.add_route(route.template, route.resource)
     return app

@@ -15,6 +15,8 @@ exported snapshot; the objects are copied after it, so every object a dumped row
 
 Row-level security applies to the owner role too (FORCE), so pg_dump and the counts run with
 `app.cross_practice = on`, the same switch `tenancy.unscoped` uses: no superuser is needed.
+With `database.backup_url`, the dump and the counts come from that streaming replica instead
+(`source_url`), provided it trails the primary by no more than `database.backup_max_lag`.
 
 A restore goes only into an empty database (tables may exist, as `appliance migrate` leaves
 them, but no rows) and an empty store; it checks every file against the manifest before it
@@ -39,6 +41,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from appliance import __version__
 from appliance.clock import Clock, SystemClock, isoformat
+from appliance.replica import PRIMARY_POSITION_SQL, BackupReplica
 from appliance.storage import ObjectNotFound, ObjectStore
 from appliance.storage.base import CHUNK_BYTES, check_key
 
@@ -106,6 +109,20 @@ def create_backup(database_url: str, store: ObjectStore, target: Path, clock: Cl
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return Summary(final, rows, len(objects), sum(o["size"] for o in objects))
+
+
+def source_url(primary_url: str, replica: BackupReplica | None) -> str:
+    """Where the dump comes from: the replica when one is configured and current enough,
+    else the primary; a lagging or unreachable replica is refused, never silently replaced."""
+    if replica is None:
+        return primary_url
+    with _pg_connection(primary_url) as connection, connection.cursor() as cursor:
+        cursor.execute(PRIMARY_POSITION_SQL)
+        position = cursor.fetchone()[0]
+    problem = replica.problem(position)
+    if problem is not None:
+        raise BackupError(f"the backup replica (database.backup_url) is {problem}")
+    return replica.url
 
 
 def prune(target: Path, keep_days: int, clock: Clock | None = None) -> list[Path]:

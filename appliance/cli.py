@@ -26,10 +26,16 @@ def _database(settings: settings_module.Settings):
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from appliance.db import UNAVAILABLE_ERRORS
+    from appliance.forms.catalogue import CatalogueError, packaged
     from appliance.migrator import pending
     from appliance.serve import serve
 
     settings = _settings()
+    try:
+        packaged()  # every worker would refuse it; say why once, before any starts
+    except CatalogueError as exc:
+        print(f"appliance: {exc}", file=sys.stderr)
+        return 2
     database = _database(settings)
     try:
         waiting = pending(database)
@@ -103,30 +109,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Exit status 1 when any chain is broken, so monitoring can alert on it."""
+    """Exit status 1 when any chain is broken or shorter than an anchor, so monitoring can
+    alert on it. Each chain is compared with its newest nightly export and with every
+    `--anchor` given for it (copied from the journal line of a nightly run)."""
     import uuid
 
     from appliance.models import database as database_proxy
     from appliance.services.audit import chain_of
-    from appliance.services.audit_log import all_chains, verify_chain
+    from appliance.services.audit_log import (
+        all_chains,
+        anchored_chains,
+        export_anchor,
+        parse_anchor,
+        verify_chain,
+    )
 
+    try:
+        selected = chain_of(uuid.UUID(args.practice)) if args.practice else None
+    except ValueError:
+        print("appliance: --practice must be a practice id (UUID)", file=sys.stderr)
+        return 2
+    try:
+        given = [parse_anchor(text) for text in args.anchor]
+    except ValueError as exc:
+        print(f"appliance: --anchor: {exc}", file=sys.stderr)
+        return 2
     settings = _settings()
     database = _database(settings)
     database_proxy.initialize(database)
     try:
-        chains = [chain_of(uuid.UUID(args.practice))] if args.practice else all_chains()
-    except ValueError:
-        print("appliance: --practice must be a practice id (UUID)", file=sys.stderr)
-        return 2
-    broken = 0
-    for chain in chains:
-        result = verify_chain(chain)
-        if result["ok"]:
-            print(f"{chain}: ok ({result['entries']} entries)")
+        if selected:
+            chains = [selected]
         else:
-            broken += 1
-            print(f"{chain}: BROKEN at entry {result['firstBroken']}: {result['problem']}")
-    database.close()
+            chains = sorted({*all_chains(), *anchored_chains(), *(chain for chain, _ in given)})
+        broken = 0
+        for chain in chains:
+            anchors = [anchor for each, anchor in given if each == chain]
+            exported = export_anchor(chain)
+            result = verify_chain(chain, [*anchors, *([exported] if exported else [])])
+            if result["ok"]:
+                anchored = max((a["seq"] for a in result.get("anchors", [])), default=None)
+                note = f", matches the anchors up to entry {anchored}" if anchored else ", no anchor"
+                print(f"{chain}: ok ({result['entries']} entries{note})")
+            else:
+                broken += 1
+                print(f"{chain}: BROKEN at entry {result['firstBroken']}: {result['problem']}")
+    finally:
+        database.close()
     return 1 if broken else 0
 
 
@@ -159,7 +188,10 @@ def cmd_gdt_import(args: argparse.Namespace) -> int:
         if isinstance(result, str):
             print(f"{practice}: not imported: {result}")
         else:
-            print(f"{practice}: {result.imported} imported, {result.rejected} rejected")
+            print(f"{practice}: {result.imported} imported ({result.tolerated} with a tolerated quirk),"
+                  f" {result.rejected} rejected, {len(result.skipped)} other files skipped")
+            for skipped in result.skipped:
+                print(f"  skipped {skipped.name}: {skipped.reason}")
     return 1 if any(isinstance(result, str) for result in results.values()) else 0
 
 
@@ -182,7 +214,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from appliance import logs
 
     settings = _settings()
-    logs.configure(settings.log.level)
+    logs.configure(settings.log.level, library_debug=settings.log.library_debug)
     scheduler = _scheduler(settings)
     if args.once:
         for name, outcome in scheduler.run_all_once().items():
@@ -199,9 +231,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
     settings = _settings()
     database_proxy.initialize(_database(settings))
-    for run in recent_runs(args.limit):
-        print(f"{isoformat(run.started_at)}  {run.job:<16} {run.run_key:<17} "
-              f"{run.outcome or 'running':<8} attempts={run.attempts} {run.counts}")
+    rows = [["started (UTC)", "job", "run", "outcome", "attempts", "counts"]]
+    rows += [[isoformat(run.started_at), run.job, run.run_key, run.outcome or "running", str(run.attempts),
+              " ".join(f"{key}={value}" for key, value in (run.counts or {}).items())]
+             for run in recent_runs(args.limit)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
     return 0
 
 
@@ -209,7 +245,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     """Exit status 1 when no complete backup was written, so the timer's unit fails visibly."""
     from pathlib import Path
 
-    from appliance.backup import BackupError, create_backup, prune
+    from appliance.backup import BackupError, create_backup, prune, source_url
+    from appliance.replica import backup_replica
     from appliance.storage import StoreError, open_store
 
     if args.keep_days is not None and args.keep_days < 1:
@@ -217,7 +254,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 2
     settings = _settings()
     try:
-        summary = create_backup(_owner_and_app_role(settings)[0], open_store(settings), Path(args.to))
+        source = source_url(_owner_and_app_role(settings)[0], backup_replica(settings))
+        summary = create_backup(source, open_store(settings), Path(args.to))
         removed = prune(Path(args.to), args.keep_days) if args.keep_days is not None else []
     except (BackupError, StoreError, OSError) as exc:
         print(f"appliance: backup failed: {exc}", file=sys.stderr)
@@ -255,16 +293,20 @@ DEMO_TEXT = """Demo practice created: {practice}
   vault password  {vaultPassword}   (unlocks the practice key; lose it and the data is gone)
   consent link    {consentLink}
   consent token   {consentToken}
+  consent form    {form}   (the link shows it; GET /api/forms lists the practice's forms)
 
 Try the whole flow with the reference client while `appliance serve` runs:
 
+  from appliance.client import answers
   from appliance.client.api import Identity, PatientClient, StaffClient
-  PatientClient("{url}").submit("{consentToken}",
-      Identity("Erika", "Mustermann", "1985-04-12"), {{"allergies": "keine"}}, b"signature")
+  patient = PatientClient("{url}")
+  form = patient.open("{consentToken}")["form"]
+  patient.submit("{consentLink}", Identity("Erika", "Mustermann", "1985-04-12"),
+                 answers.sample_answers(form), answers.png_signature(answers.sample_png()))
   staff = StaffClient("{url}")
   staff.login("{email}", "{password}")
   staff.unlock_vault("{vaultPassword}")
-  print(staff.read_answers("{consentId}"))
+  print(staff.read_consent("{consentId}"))
 """
 
 
@@ -285,6 +327,9 @@ def parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="audit log tools").add_subparsers(dest="audit", required=True)
     verify = audit.add_parser("verify", help="verify the audit hash chains; exit 1 if one is broken")
     verify.add_argument("--practice", help="verify only this practice's chain")
+    verify.add_argument("--anchor", action="append", default=[], metavar="CHAIN:SEQ:HASH",
+                        help="a chain head kept outside the database (the `anchor` of a nightly"
+                        " audit-exports journal line); the chain must still hold that entry")
     verify.set_defaults(run=cmd_audit_verify)
     scheduler = commands.add_parser("scheduler", help="run the scheduled jobs (its own process)")
     scheduler.add_argument("--once", action="store_true", help="run every job for now, then exit")

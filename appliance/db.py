@@ -19,7 +19,43 @@ class TenantScopedPostgres(PooledPostgresqlDatabase):
     row-level security policies (appliance.isolation) see what the code sees."""
 
     def execute_sql(self, sql, params=None):
-        return super().execute_sql(tenancy.postgres_scope_sql() + sql, params)
+        sql = tenancy.postgres_scope_sql() + sql
+        return self._first_statement(lambda: super(TenantScopedPostgres, self).execute_sql(sql, params))
+
+    def begin(self, *args, **kwargs):
+        return self._first_statement(lambda: super(TenantScopedPostgres, self).begin(*args, **kwargs))
+
+    def _is_closed(self, conn) -> bool:
+        """Checked out without a round trip (the pool's default is a SELECT 1 per check-out,
+        one per request): a connection the server ended while it idled in the pool (a
+        restart) is found by its first statement instead, see `_first_statement`."""
+        return not self._adapter.is_connection_reusable(conn)
+
+    def connect(self, reuse_if_open=False):
+        opened = super().connect(reuse_if_open)
+        if opened:
+            self._state.unproven = True
+        return opened
+
+    def _first_statement(self, send):
+        """Runs the first statement of a check-out (BEGIN, or one outside a transaction) again
+        on a new connection when the server had ended the pooled one: nothing was done on it
+        yet, so nothing is lost or done twice. The other idle connections date from before the
+        same restart and are closed with it."""
+        if not getattr(self._state, "unproven", False):
+            return send()
+        self._state.unproven = False
+        try:
+            return send()
+        except UNAVAILABLE_ERRORS:
+            conn = self._state.conn
+            if conn is None or not conn.closed:
+                raise
+        self._close(conn, close_conn=True)
+        self.close_idle()
+        self._state.reset()
+        self.connect()
+        return send()
 
 
 def engine_of(database: peewee.Database) -> str:

@@ -42,4 +42,5 @@ def create_demo(settings: Settings) -> dict[str, str]:
         "consentToken": consent["token"],
         "consentLink": consent["link"],
         "consentId": consent["id"],
+        "form": f"{consent['formId']} v{consent['formVersion']}",
     }

@@ -1,40 +1,52 @@
-"""Server-side checks for the crypto contract, version 1 (see docs/crypto.md).
+"""Server-side checks and shared definitions of the crypto contract, version 2 (docs/crypto.md).
 
 The server never holds a key that opens patient data, so it cannot check what a ciphertext
-says. It can only refuse what is malformed: wrong encodings, wrong lengths, KDF parameters a
-client should never be asked to run. These functions do exactly that and nothing more; the
-client side lives in ``appliance.client.crypto``.
+says. It can refuse what is malformed (wrong encodings, lengths, keys that are not keys, KDF
+parameters a client should never be asked to run) and, since signatures are checked with
+public keys, a staff record whose signature does not match what it stores. These functions do
+exactly that; the client side lives in ``appliance.client.crypto``, which builds on the
+definitions here (purposes, bindings, statements) so both sides spell them one way.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import re
 from typing import Any
 
 from nacl import bindings
+from nacl.exceptions import BadSignatureError
 from nacl.public import PublicKey, SealedBox
 from nacl.pwhash import argon2id
+from nacl.signing import VerifyKey
 from nacl.utils import random as random_bytes
 
-CONTRACT_VERSION = 1
+from appliance.forms.canonical import canonical_json
+
+CONTRACT_VERSION = 2
 
 PUBLIC_KEY_BYTES = 32
+SIGNING_KEY_BYTES = 32
+SIGNATURE_BYTES = 64
 SYMMETRIC_KEY_BYTES = 32
 SEAL_OVERHEAD = bindings.crypto_box_SEALBYTES  # 48: ephemeral public key + MAC
 WRAPPED_KEY_BYTES = SEAL_OVERHEAD + SYMMETRIC_KEY_BYTES  # 80
 
-# Practice vault: the X25519 secret key, wrapped with a key derived from the vault password.
+# Practice vault: the X25519 secret key and the Ed25519 seed, wrapped with a key derived from
+# the vault password.
 VAULT_KDF = "argon2id13"
 VAULT_SALT_BYTES = argon2id.SALTBYTES  # 16
 VAULT_NONCE_BYTES = 24
-VAULT_CIPHERTEXT_BYTES = 32 + 16  # secret key + secretbox MAC
-VAULT_OPSLIMIT_MIN = argon2id.OPSLIMIT_INTERACTIVE
-VAULT_OPSLIMIT_MAX = argon2id.OPSLIMIT_SENSITIVE
-VAULT_MEMLIMIT_MIN = argon2id.MEMLIMIT_INTERACTIVE
-VAULT_MEMLIMIT_MAX = argon2id.MEMLIMIT_SENSITIVE
+VAULT_SECRET_BYTES = 32 + 32  # box secret key, signing seed
+VAULT_CIPHERTEXT_BYTES = VAULT_SECRET_BYTES + 16  # + secretbox MAC
+VAULT_OPSLIMIT_MIN = argon2id.OPSLIMIT_INTERACTIVE  # 2
+VAULT_OPSLIMIT_MAX = 4
+VAULT_MEMLIMIT_MIN = argon2id.MEMLIMIT_INTERACTIVE  # 64 MiB
+#: 256 MiB: what a browser's WebAssembly Argon2id runs in a few seconds (1 GiB took 13-34 s).
+VAULT_MEMLIMIT_MAX = 256 * 1024 * 1024
 _VAULT_KEYS = frozenset({"v", "kdf", "opslimit", "memlimit", "salt", "nonce", "ciphertext"})
 
 # Sealed values: a short JSON document sealed to the practice public key.
@@ -47,22 +59,32 @@ STREAM_HEADER_BYTES = bindings.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 STREAM_CHUNK_OVERHEAD = bindings.crypto_secretstream_xchacha20poly1305_ABYTES  # 17
 STREAM_MIN_BYTES = STREAM_HEADER_BYTES + STREAM_CHUNK_OVERHEAD
 
-# Purposes are the additional data of every payload chunk: a ciphertext made for one use
-# does not decrypt as another (an audit export cannot be replayed as a treatment plan).
+# Purposes, each for one kind of record; with the record's id they make a payload's
+# additional data, so a ciphertext opens only as what it was made for, where it was put.
 PURPOSE_CONSENT_ANSWERS = "consent.answers"
+PURPOSE_CONSENT_COUNTERSIGNATURE = "consent.countersignature"
+PURPOSE_CONSENT_ARCHIVE = "consent.archive"
 PURPOSE_TREATMENT_PLAN = "treatment.plan"
 PURPOSE_PHOTO = "photo"
+PURPOSE_PHOTO_THUMBNAIL = "photo.thumbnail"
 PURPOSE_AUDIT_EXPORT = "audit.export"
-PURPOSE_LOGO = "logo"
 PURPOSES = frozenset(
     {
         PURPOSE_CONSENT_ANSWERS,
+        PURPOSE_CONSENT_COUNTERSIGNATURE,
+        PURPOSE_CONSENT_ARCHIVE,
         PURPOSE_TREATMENT_PLAN,
         PURPOSE_PHOTO,
+        PURPOSE_PHOTO_THUMBNAIL,
         PURPOSE_AUDIT_EXPORT,
-        PURPOSE_LOGO,
     }
 )
+
+#: The answers document (compact JSON, before encryption) is at most 512 KiB, so its
+#: ciphertext in base64 plus the rest of a submit fits the smallest allowed JSON body limit.
+ANSWERS_MAX_PLAIN = 512 * 1024
+#: The countersignature document: a date and a note of at most 2000 characters fit many times.
+COUNTERSIGNATURE_MAX_PLAIN = 16 * 1024
 
 # lookupHash: fixed Argon2id parameters, so every client computes the same hash.
 LOOKUP_SALT_BYTES = argon2id.SALTBYTES  # 16
@@ -74,8 +96,40 @@ LOOKUP_MEMLIMIT = 64 * 1024 * 1024
 CHALLENGE_BYTES = 32
 CHALLENGE_TTL_SECONDS = 5 * 60
 
+#: Link tokens: 32 random bytes, base64url without padding.
+LINK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: Key fingerprints in link fragments: 16 bytes, base64url without padding.
+KEY_FINGERPRINT = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_LINK_PROOF_DOMAIN = b"appliance/2/link-proof\x00"
+_FINGERPRINT_DOMAIN = b"appliance/2/key-fingerprint\x00"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
 _B64_ALPHABET = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _LOOKUP_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def b64_length(size: int) -> int:
+    """Characters of the base64 spelling of `size` bytes: the `maxLength` of an API field."""
+    return 4 * -(-size // 3)
+
+
+def payload_size(plain: int) -> int:
+    """Ciphertext bytes of a `plain`-byte payload as writers cut it (docs/crypto.md)."""
+    chunks = max(1, -(-plain // CHUNK_BYTES))
+    return STREAM_HEADER_BYTES + plain + chunks * STREAM_CHUNK_OVERHEAD
+
+
+def payload_limit(plain_max: int) -> int:
+    """The most ciphertext a `plain_max`-byte payload may take: one empty final chunk more
+    than `payload_size`, which a writer that does not know the length in advance adds."""
+    return payload_size(plain_max) + STREAM_CHUNK_OVERHEAD
+
+
+ANSWERS_MAX_BYTES = payload_limit(ANSWERS_MAX_PLAIN)
+COUNTERSIGNATURE_MAX_BYTES = payload_limit(COUNTERSIGNATURE_MAX_PLAIN)
+#: A photo's thumbnail (purpose photo.thumbnail): a small JPEG the staff client makes.
+THUMBNAIL_MAX_PLAIN = 256 * 1024
+THUMBNAIL_MAX_BYTES = payload_limit(THUMBNAIL_MAX_PLAIN)
 
 
 class EnvelopeError(ValueError):
@@ -119,12 +173,98 @@ def b64decode_strict(
     return raw
 
 
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+# --- X25519 public keys --------------------------------------------------------------------
+
+_P = 2**255 - 19
+_ORDER = 2**252 + 27742317777372353535851937790883648493  # the prime subgroup's order
+_A24 = 121665  # (486662 - 2) / 4
+#: u-coordinates of the points of order 1, 2, 4 and 8 (libsodium's blocklist, reduced).
+_SMALL_ORDER = frozenset({
+    0, 1, _P - 1,
+    325606250916557431795983626356110631294008115727848805560023387167927233504,
+    39382357235489614581723060781553021112529911719440698176882885853963445705823,
+})
+
+
+def _ladder_z(u: int, scalar: int) -> int:
+    """The projective Z of [scalar]P for the point with u-coordinate `u` (RFC 7748 ladder,
+    unclamped): zero exactly when [scalar]P is the neutral element."""
+    x2, z2, x3, z3, swap = 1, 0, u, 1, 0
+    for bit in reversed(range(scalar.bit_length())):
+        k = (scalar >> bit) & 1
+        if swap ^ k:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = k
+        a, b = (x2 + z2) % _P, (x2 - z2) % _P
+        aa, bb = a * a % _P, b * b % _P
+        e = (aa - bb) % _P
+        c, d = (x3 + z3) % _P, (x3 - z3) % _P
+        da, cb = d * a % _P, c * b % _P
+        x3, z3 = (da + cb) ** 2 % _P, u * (da - cb) ** 2 % _P
+        x2, z2 = aa * bb % _P, e * (aa + _A24 * e) % _P
+    if swap:
+        z2 = z3
+    return z2
+
+
+def x25519_key_problem(raw: bytes) -> str | None:
+    """Why 32 bytes are not a practice public key, or None.
+
+    A key a client generated is a canonical u-coordinate of a point of the prime-order
+    subgroup. Anything else (the all-zero key, `01 00..00` and the other low-order points, a
+    point with a small-order component, a point of the twist, a u >= p or the top bit set) is
+    refused: sealing to it would protect nothing or depend on a peculiarity of the library.
+    """
+    if len(raw) != PUBLIC_KEY_BYTES:
+        return f"must be base64 of {PUBLIC_KEY_BYTES} bytes"
+    if raw[31] & 0x80:
+        return "must have the top bit clear"
+    u = int.from_bytes(raw, "little")
+    if u >= _P:
+        return "must be a canonical X25519 coordinate (below 2^255 - 19)"
+    if u in _SMALL_ORDER:
+        return "must not be a low-order point"
+    rhs = (u * u * u + 486662 * u * u + u) % _P
+    if pow(rhs, (_P - 1) // 2, _P) != 1:
+        return "must be a point of Curve25519, not of its twist"
+    if _ladder_z(u, _ORDER) != 0:
+        return "must be a point of the prime-order subgroup (no small-order component)"
+    return None
+
+
 def validate_public_key(value: Any, field: str = "publicKey") -> bytes:
-    """Check an X25519 public key; the all-zero key would make every sealed box worthless."""
+    """Check an X25519 public key: see `x25519_key_problem`."""
     raw = b64decode_strict(value, field, exact=PUBLIC_KEY_BYTES)
-    if raw == bytes(PUBLIC_KEY_BYTES):
-        raise EnvelopeError(field, "must not be the all-zero key")
+    problem = x25519_key_problem(raw)
+    if problem:
+        raise EnvelopeError(field, problem)
     return raw
+
+
+def validate_signing_key(value: Any, field: str = "signingKey") -> bytes:
+    """Check an Ed25519 public key: canonical, on the curve, in the prime-order subgroup."""
+    raw = b64decode_strict(value, field, exact=SIGNING_KEY_BYTES)
+    if not bindings.crypto_core_ed25519_is_valid_point(raw):
+        raise EnvelopeError(field, "must be an Ed25519 public key of the prime-order subgroup")
+    return raw
+
+
+def key_fingerprint(public_key_b64: str) -> str:
+    """What a staff client puts into a link's fragment (`#k=`): the patient page compares it
+    with the key the server serves before encrypting anything to that key."""
+    raw = b64decode_strict(public_key_b64, "publicKey", exact=PUBLIC_KEY_BYTES)
+    return b64url(hashlib.sha256(_FINGERPRINT_DOMAIN + raw).digest()[:16])
+
+
+# --- vault envelope ------------------------------------------------------------------------
 
 
 def _kdf_limit(obj: dict[str, Any], field: str, low: int, high: int) -> int:
@@ -171,6 +311,9 @@ def validate_vault_envelope(obj: Any, field: str = "vault") -> dict[str, Any]:
     }
 
 
+# --- sealed values, payloads, lookup hashes ------------------------------------------------
+
+
 def validate_sealed_value(value: Any, field: str, *, max_plain: int = SEALED_MAX_PLAIN) -> bytes:
     """Check a sealed box by length: the server cannot open it, but can bound its size."""
     return b64decode_strict(
@@ -198,6 +341,13 @@ def validate_stream_payload(data: Any, field: str, *, max_bytes: int) -> bytes:
     return bytes(data)
 
 
+def decode_payload(value: Any, field: str, *, max_bytes: int) -> bytes:
+    """A payload sent as a base64 JSON string: strict base64, then the length checks."""
+    return validate_stream_payload(
+        b64decode_strict(value, field, max_len=max_bytes), field, max_bytes=max_bytes
+    )
+
+
 def stream_header_ok(first_bytes: bytes) -> bool:
     """Tell a streamed upload early whether a full secretstream header arrived.
 
@@ -214,6 +364,82 @@ def validate_lookup_hash(value: Any, field: str = "lookupHash") -> str:
     return value
 
 
+# --- bindings ------------------------------------------------------------------------------
+
+
+def record_id(value: Any, field: str = "id") -> str:
+    """A record id as bindings spell it: a UUID in lowercase hex with hyphens."""
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
+        raise EnvelopeError(field, "must be a lowercase UUID")
+    return value
+
+
+def payload_ad(purpose: str, record: str) -> bytes:
+    """The additional data of every chunk of a payload: contract version, purpose, record."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown payload purpose {purpose!r}")
+    return f"appliance/{CONTRACT_VERSION}/{purpose}/{record_id(record, 'record')}".encode("ascii")
+
+
+def link_proof(token: str) -> str:
+    """What a patient's submission carries inside its ciphertext to show it came through the
+    link: derived from the token, which the database does not hold (only its SHA-256)."""
+    if not isinstance(token, str) or not LINK_TOKEN.fullmatch(token):
+        raise EnvelopeError("token", "must be 43 base64url characters (32 bytes)")
+    return hashlib.sha256(_LINK_PROOF_DOMAIN + token.encode("ascii")).hexdigest()
+
+
+def link_commitment(token: str) -> str:
+    """The hash of the link proof, which staff sign when they issue the link."""
+    return commitment_of_proof(link_proof(token))
+
+
+def commitment_of_proof(proof: str) -> str:
+    return hashlib.sha256(bytes.fromhex(proof)).hexdigest()
+
+
+# --- staff statements: what the practice signing key signs ---------------------------------
+
+#: kind -> the fields of its statement, besides "v" and "kind" (docs/crypto.md, "Signatures").
+STATEMENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "patient": ("id", "lookupHash", "encryptedFirstName", "encryptedLastName",
+                "encryptedDateOfBirth", "encryptedEmail", "encryptedPhone"),
+    "consent": ("id", "type", "patientId", "linkCommitment"),
+    "treatment.plan": ("id", "patientId", "consentType", "consentFormId", "performedAt",
+                       "version", "wrappedKey"),
+    "photo": ("id", "patientId", "consentFormId", "type", "bodyRegion", "takenAt",
+              "photoConsentGranted", "wrappedKey", "encryptedMetadata"),
+    "consent.countersignature": ("consentId", "answersSha256", "wrappedKey"),
+    "consent.archive": ("consentId", "wrappedKey"),
+    "photo.thumbnail": ("photoId", "wrappedKey"),
+}
+
+
+def statement(kind: str, fields: dict[str, Any]) -> bytes:
+    """The bytes a staff signature covers: the record's fields (absent ones as null) with
+    the contract version and the kind, as canonical JSON (RFC 8785)."""
+    names = STATEMENT_FIELDS[kind]
+    unknown = set(fields) - set(names)
+    if unknown:
+        raise ValueError(f"{kind} statements have no fields {sorted(unknown)}")
+    return canonical_json(
+        {"v": CONTRACT_VERSION, "kind": kind, **{name: fields.get(name) for name in names}}
+    )
+
+
+def verify_statement(signing_key: bytes, kind: str, fields: dict[str, Any], signature: Any,
+                     field: str = "signature") -> None:
+    """Raise unless `signature` (base64) is the practice's signature of this statement."""
+    raw = b64decode_strict(signature, field, exact=SIGNATURE_BYTES)
+    try:
+        VerifyKey(signing_key).verify(statement(kind, fields), raw)
+    except BadSignatureError as exc:
+        raise EnvelopeError(field, f"is not the practice's signature of this {kind}") from exc
+
+
+# --- vault password change proof -----------------------------------------------------------
+
+
 def seal_challenge(public_key_bytes: bytes) -> tuple[bytes, str]:
     """Issue a vault password change challenge only the holder of the secret key can open.
 
@@ -222,7 +448,7 @@ def seal_challenge(public_key_bytes: bytes) -> tuple[bytes, str]:
     """
     challenge = random_bytes(CHALLENGE_BYTES)
     sealed = SealedBox(PublicKey(public_key_bytes)).encrypt(challenge)
-    return challenge, base64.b64encode(sealed).decode("ascii")
+    return challenge, b64(sealed)
 
 
 def challenge_response_ok(challenge: bytes, response_b64: Any) -> bool:

@@ -8,7 +8,8 @@ the one the current statement runs for (`app.practice_id`, set by
 (`tenancy.unscoped`, which sets `app.cross_practice`). A statement that sets neither sees no
 tenant rows at all.
 
-The application role gets plain DML rights, but neither UPDATE nor DELETE on the audit log.
+The application role gets plain DML rights, but neither UPDATE nor DELETE on the audit log or
+on the practice-text revisions that sent consent forms name.
 Applied by `appliance migrate` after the migrations, idempotently.
 """
 
@@ -48,6 +49,8 @@ def _grant_sql(role: str) -> list[str]:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
         f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM {role}",
+        # Practice-text revisions are immutable: a sent form names one, which must stay as it was.
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON practice_form_text FROM {role}",
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM {role}",
     ]
 

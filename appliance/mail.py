@@ -3,14 +3,22 @@
 Mail goes out through the practice's own SMTP relay. Errors are reported as `MailUnavailable`
 whose message names the server and what went wrong, never the recipient or the text, because
 callers log it and logs must not carry personal data.
+
+A recipient is exactly one RFC 5321 mailbox (`addr_spec`), and the envelope names it
+explicitly: the message's To header is never parsed for recipients, so neither a comma list
+nor angle brackets nor an encoded word in an address can reach a second mailbox or rewrite a
+header. Header texts (the subject, which carries the practice name) must not contain line
+breaks of any kind (`header_safe`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import smtplib
 import ssl
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,6 +26,8 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from importlib import resources
 from string import Template
 from typing import Protocol
+
+import idna
 
 from appliance.settings import Settings, SmtpSection
 
@@ -40,20 +50,64 @@ _WEEKDAYS = {
 }
 
 
+#: RFC 5321 Dot-string: atoms of atext joined by single dots (quoted local parts are refused:
+#: no one needs them for a patient's address, and they invite header trouble).
+_DOT_STRING = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_MAX_LOCAL, _MAX_DOMAIN, _MAX_ADDRESS = 64, 253, 254
+#: Categories of characters that end or break a header line: controls (CR, LF, NEL, ...) and
+#: the Unicode line and paragraph separators, which the e-mail library treats as line ends.
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+
+
+def addr_spec(address: str) -> str:
+    """The one mailbox `address` names, with its domain in IDNA (ASCII) form, or ValueError.
+
+    The message names no part of the address, which is personal data.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or not _DOT_STRING.fullmatch(local) or len(local) > _MAX_LOCAL:
+        raise ValueError("the recipient is not a single e-mail address (local@domain)")
+    if "=?" in local:  # RFC 2047: an encoded word must not appear in an addr-spec
+        raise ValueError("the recipient's local part looks like an encoded word")
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        raise ValueError("the recipient's domain is not a valid (IDNA) domain name") from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or len(ascii_domain) > _MAX_DOMAIN or labels[-1].isdigit():
+        raise ValueError("the recipient's domain is not a valid (IDNA) domain name")
+    normalised = f"{local}@{ascii_domain}"
+    if len(normalised) > _MAX_ADDRESS:
+        raise ValueError("the recipient's address is longer than 254 characters")
+    return normalised
+
+
+def is_addr_spec(address: str) -> bool:
+    try:
+        addr_spec(address)
+    except ValueError:
+        return False
+    return True
+
+
+def header_safe(text: str) -> bool:
+    """Whether `text` can stand in a header without breaking its line (or adding one)."""
+    return not any(unicodedata.category(char) in _LINE_BREAKING for char in text)
+
+
 @dataclass(frozen=True)
 class OutgoingMail:
-    """One plain-text UTF-8 message to one recipient."""
+    """One plain-text UTF-8 message to one recipient (normalised to its `addr_spec`)."""
 
     to: str
     subject: str
     text: str
 
     def __post_init__(self) -> None:
-        # Line breaks in a header value would let a caller's input add headers or recipients.
-        if any(char in self.to or char in self.subject for char in "\r\n"):
-            raise ValueError("line breaks are not allowed in mail headers")
-        if "@" not in self.to:
-            raise ValueError("the recipient is not an e-mail address")
+        object.__setattr__(self, "to", addr_spec(self.to))
+        # A line break in a header value would let input add headers or recipients.
+        if not header_safe(self.subject):
+            raise ValueError("line breaks and control characters are not allowed in the subject")
 
 
 class MailUnavailable(Exception):
@@ -68,12 +122,16 @@ class Mailer(Protocol):
 class DisabledMailer:
     """Stands in when no SMTP host is configured, so callers can tell staff to share links by hand."""
 
+    enabled = False
+
     def send(self, mail: OutgoingMail) -> None:
         raise MailUnavailable("e-mail is not configured")
 
 
 class SmtpMailer:
     """Sends each mail over its own SMTP connection: mail is rare, and no idle socket can go stale."""
+
+    enabled = True
 
     def __init__(self, config: SmtpSection, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self._config = config
@@ -95,8 +153,12 @@ class SmtpMailer:
         return message
 
     def send(self, mail: OutgoingMail) -> None:
-        message = self._build(mail)
         config = self._config
+        try:
+            message = self._build(mail)
+        except ValueError as exc:  # e.g. smtp.sender is no address
+            raise MailUnavailable(f"the message could not be built ({type(exc).__name__})") from None
+        envelope_sender = parseaddr(config.sender)[1]
         try:
             if config.security == "tls":
                 client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -109,12 +171,18 @@ class SmtpMailer:
                     client.starttls(context=self._ssl_context)
                 if config.username:
                     _login(client, config)
-                client.send_message(message)
+                # Explicit envelope: exactly the one validated recipient, whatever the headers say.
+                client.send_message(message, from_addr=envelope_sender, to_addrs=[mail.to])
         except (smtplib.SMTPException, OSError) as exc:
             # `from None`: the original exception may quote the recipient (e.g. "550 <a@b>
             # unknown"), and a logged traceback would print it.
             raise MailUnavailable(
                 f"SMTP server {config.host}:{config.port}: {_reason(exc)}"
+            ) from None
+        except ValueError as exc:  # what the message generator refused (UnicodeError too)
+            raise MailUnavailable(
+                f"SMTP server {config.host}:{config.port}: the message could not be sent"
+                f" ({type(exc).__name__})"
             ) from None
 
 

@@ -173,4 +173,12 @@ def upgrade(database: peewee.Database, *, app_role: str | None = None,
     applied_now = migrate(database, target=target)
     if engine_of(database) == "postgresql":
         apply_row_security(database, app_role)
+    analyze(database)
     return applied_now
+
+
+def analyze(database: peewee.Database) -> None:
+    """Table statistics for the planner, fresh after every migrate. Without them PostgreSQL
+    cannot estimate the row-level security filter and may pick plans that read every
+    practice's rows (a merge join over all consent forms); autovacuum only catches up later."""
+    database.execute_sql("ANALYZE")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from appliance import logs
+from appliance.http_worker import SlowClientWorker
 from appliance.settings import Settings
+
+log = logging.getLogger("appliance.serve")
 
 
 def application_for(settings: Settings):
@@ -14,13 +21,29 @@ def application_for(settings: Settings):
     from appliance.db import open_database
     from appliance.storage import open_store
 
-    logs.configure(settings.log.level)
+    logs.configure(settings.log.level, library_debug=settings.log.library_debug)
     database = open_database(
         settings.database_url,
         pool_size=settings.database.pool_size,
         connect_timeout=settings.database.connect_timeout,
     )
     return create_app(settings, database, store=open_store(settings))
+
+
+class JsonLogger(Logger):
+    """gunicorn's own lines (start, workers, timeouts) as JSON lines like the appliance's."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(logs.formatter(getattr(handler, "stream", None)))
+
+
+def gunicorn_level(settings: Settings) -> str:
+    """gunicorn is a library too: at DEBUG it logs every request's raw path, link tokens
+    included, so it follows log.level below INFO only with log.library_debug."""
+    level = settings.log.level.lower()
+    return level if settings.log.library_debug or level != "debug" else "info"
 
 
 class Server(BaseApplication):
@@ -34,13 +57,15 @@ class Server(BaseApplication):
             "bind": server.bind,
             "workers": server.workers,
             "threads": server.threads,
-            "worker_class": "gthread",
+            "worker_class": type("ApplianceWorker", (SlowClientWorker,), {
+                "header_timeout": server.header_timeout, "body_timeout": server.body_timeout}),
             "timeout": server.timeout,
             "keepalive": server.keepalive,
             "graceful_timeout": 20,
             "accesslog": None,  # the app logs one JSON line per request itself
             "errorlog": "-",
-            "loglevel": self._settings.log.level.lower(),
+            "loglevel": gunicorn_level(self._settings),
+            "logger_class": JsonLogger,
             "proc_name": "appliance-api",
             "forwarded_allow_ips": "",  # client IPs come from our own trusted-proxy logic
             "limit_request_line": 8190,
@@ -53,5 +78,22 @@ class Server(BaseApplication):
         return application_for(self._settings)
 
 
+def exposed_without_proxy(settings: Settings) -> bool:
+    """Whether the server listens beyond loopback with no reverse proxy named in front."""
+    host = settings.server.bind.rpartition(":")[0].strip("[]") or settings.server.bind
+    if host.startswith("unix") or settings.server.trusted_proxies:
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host != "localhost"
+
+
 def serve(settings: Settings) -> None:
+    if exposed_without_proxy(settings):
+        log.warning(
+            "serving on a non-loopback address without a reverse proxy in front"
+            " (server.trusted_proxies is empty): clients reach gunicorn directly; put the"
+            " nginx role in front, which buffers requests and cuts slow clients off",
+            extra={"bind": settings.server.bind})
     Server(settings).run()

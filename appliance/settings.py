@@ -16,12 +16,16 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from appliance.clock import is_iana_zone
 
 DEFAULT_CONFIG_PATH = "/etc/appliance/appliance.toml"
 ENV_PREFIX = "APPLIANCE_"
+#: Variables with the prefix that are not settings: the configuration file's path and the
+#: test suite's own switches. Every other APPLIANCE_* variable must name a setting.
+ENV_NOT_SETTINGS = ("APPLIANCE_CONFIG",)
+ENV_NOT_SETTINGS_PREFIX = "APPLIANCE_TEST_"
 MIN_SECRET_LENGTH = 32
 HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
@@ -40,6 +44,10 @@ class AppSection:
     data_dir: str = "var"
     public_base_url: str = "http://127.0.0.1:8000"
     timezone: str = "Europe/Berlin"
+    #: The operator's Impressum and privacy notice: the patient pages of practices that set no
+    #: links of their own link these (German law wants both reachable).
+    impressum_url: str = ""
+    privacy_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,10 @@ class ServerSection:
     trusted_proxies: list[str] = field(default_factory=list)
     max_body_bytes: int = 1_048_576
     timeout: int = 60
+    #: Seconds a client may take to send a request's head (from its first byte), and may stall
+    #: while sending its body: slow clients end there instead of holding a worker thread.
+    header_timeout: int = 10
+    body_timeout: int = 30
     #: Seconds an idle HTTP connection stays open. Longer than the reverse proxy's idle upstream
     #: timeout (60 s in the nginx role): a connection the proxy is about to reuse must not be
     #: closed under it, or that request (a POST is not retried) fails with 502.
@@ -65,6 +77,12 @@ class DatabaseSection:
     owner_url: str = ""
     pool_size: int = 10
     connect_timeout: int = 5
+    #: A streaming replica of the database (as the owner role) that `appliance backup` reads, so
+    #: the nightly dump does not load the primary. Empty: backups read owner_url.
+    backup_url: str = ""
+    #: Seconds the backup replica may trail the primary: beyond, readiness names it and
+    #: `appliance backup` refuses it.
+    backup_max_lag: int = 300
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,10 @@ class AuthSection:
     jwt_secret: str = ""
     access_token_ttl: int = 8 * 3600
     sync_secret: str = ""
+    #: Sign-in requests (login, register, 2FA, sync) per minute from one address on the LAN
+    #: entry, where a terminal server puts the whole staff behind one IP; logins there are
+    #: limited per account and address as well. Elsewhere it is 5 per address.
+    lan_requests_per_minute: int = 60
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,10 @@ class StorageSection:
     s3_region: str = ""
     s3_timeout: int = 10
     max_photo_bytes: int = 25 * 1024 * 1024
+    #: Largest encrypted archive copy of a consent (a PDF with the signature image).
+    max_archive_bytes: int = 20 * 1024 * 1024
+    #: Readiness fails below this much free space for the directory store (MiB; 0: never).
+    min_free_mb: int = 1024
 
 
 @dataclass(frozen=True)
@@ -102,6 +128,9 @@ class SmtpSection:
 @dataclass(frozen=True)
 class LogSection:
     level: str = "INFO"
+    #: Libraries (the database driver, gunicorn) stay at INFO unless this is set: at DEBUG
+    #: they log SQL parameters and raw request paths, i.e. personal data and link tokens.
+    library_debug: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,16 +256,39 @@ def _gather(file_data: dict, environ: typing.Mapping[str, str]) -> tuple[dict, l
             where = f"{section}.{key}"
             values[section][key] = _coerce(raw, KEY_TYPES[section][key], where, problems)
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX):
+        if (not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS
+                or name.startswith(ENV_NOT_SETTINGS_PREFIX)):
             continue
         section, _, key = name[len(ENV_PREFIX):].lower().partition("_")
         if section not in KEY_TYPES:
-            continue  # APPLIANCE_CONFIG, APPLIANCE_TEST_* and friends are not settings
+            # A misspelt section would otherwise leave the setting at its default unnoticed.
+            problems.append(f"{name}: unknown environment variable (no section {section!r};"
+                            f" sections are {', '.join(KEY_TYPES)})")
+            continue
         if key not in KEY_TYPES[section]:
             problems.append(f"{section}.{key}: unknown key (from environment variable {name})")
             continue
         values[section][key] = _coerce(raw, KEY_TYPES[section][key], f"{section}.{key}", problems)
     return values, problems
+
+
+def link_parts(url: str) -> SplitResult | None:
+    """The parts of a URL a page can link as is: a host, a valid port, no credentials, nothing
+    that would end an HTML attribute or break a line; None for anything else."""
+    if any(char.isspace() or char in '"<>\\\x7f' or ord(char) < 0x20 for char in url):
+        return None
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        return None
+    return parts if parts.hostname and "@" not in parts.netloc else None
+
+
+def is_https_link(url: str) -> bool:
+    """An https URL a page can link as is (`link_parts`)."""
+    parts = link_parts(url)
+    return parts is not None and parts.scheme == "https"
 
 
 def _validate(settings: Settings) -> list[str]:
@@ -251,6 +303,9 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("app.public_base_url: must be an absolute http(s) URL without query")
     elif settings.production and url.scheme != "https":
         problems.append("app.public_base_url: must use https in production (patients open it)")
+    for key in ("impressum_url", "privacy_url"):
+        if getattr(app, key) and not is_https_link(getattr(app, key)):
+            problems.append(f"app.{key}: must be an https URL")
     if not is_iana_zone(app.timezone):
         problems.append(f"app.timezone: unknown IANA time zone {app.timezone!r}")
     host, _, port = server.bind.rpartition(":")
@@ -262,8 +317,10 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("server.threads: must be between 1 and 64")
     if not 1 <= server.keepalive <= 3600:
         problems.append("server.keepalive: must be between 1 and 3600 seconds")
-    if not 1024 <= server.max_body_bytes <= 64 * 1024 * 1024:
-        problems.append("server.max_body_bytes: must be between 1024 and 67108864")
+    # The floor is what the largest JSON body of the crypto contract needs (a consent submit:
+    # 512 KiB of answers in base64 and the sealed identity, docs/crypto.md).
+    if not 1024 * 1024 <= server.max_body_bytes <= 64 * 1024 * 1024:
+        problems.append("server.max_body_bytes: must be between 1048576 and 67108864")
     if server.public_entry_header and not HEADER_NAME.fullmatch(server.public_entry_header):
         problems.append("server.public_entry_header: must be an HTTP header name (letters, digits, '-')")
     for proxy in server.trusted_proxies:
@@ -278,8 +335,19 @@ def _validate(settings: Settings) -> list[str]:
     if owner and (scheme not in ("postgresql", "postgres")
                   or urlsplit(owner).scheme not in ("postgresql", "postgres")):
         problems.append("database.owner_url: only for PostgreSQL, with a postgresql:// database.url")
+    backup = settings.database.backup_url
+    if backup and (scheme not in ("postgresql", "postgres")
+                   or urlsplit(backup).scheme not in ("postgresql", "postgres")):
+        problems.append("database.backup_url: only for PostgreSQL, with a postgresql:// database.url")
+    if not 1 <= settings.database.backup_max_lag <= 86400:
+        problems.append("database.backup_max_lag: must be between 1 and 86400 seconds")
     if not 1 <= settings.database.pool_size <= 200:
         problems.append("database.pool_size: must be between 1 and 200")
+    if not 1 <= settings.database.connect_timeout <= 300:
+        # 0 would mean "wait forever" to the driver: a down database would hang every request.
+        problems.append("database.connect_timeout: must be between 1 and 300 seconds")
+    if not 5 <= auth.lan_requests_per_minute <= 10_000:
+        problems.append("auth.lan_requests_per_minute: must be between 5 and 10000")
     if not 60 <= auth.access_token_ttl <= 7 * 24 * 3600:
         problems.append("auth.access_token_ttl: must be between 60 and 604800 seconds")
     if len(auth.jwt_secret) < MIN_SECRET_LENGTH:
@@ -300,8 +368,16 @@ def _validate(settings: Settings) -> list[str]:
             problems.append("storage.s3_secret_key: required (8+ characters) with backend 's3'")
     if not 1 <= storage.s3_timeout <= 300:
         problems.append("storage.s3_timeout: must be between 1 and 300 seconds")
+    if not 1 <= settings.server.header_timeout <= 300:
+        problems.append("server.header_timeout: must be between 1 and 300 seconds")
+    if not 1 <= settings.server.body_timeout <= 3600:
+        problems.append("server.body_timeout: must be between 1 and 3600 seconds")
+    if storage.min_free_mb < 0:
+        problems.append("storage.min_free_mb: must be 0 or more")
     if not 64 * 1024 <= storage.max_photo_bytes <= 1024 * 1024 * 1024:
         problems.append("storage.max_photo_bytes: must be between 65536 and 1073741824")
+    if not 64 * 1024 <= storage.max_archive_bytes <= 1024 * 1024 * 1024:
+        problems.append("storage.max_archive_bytes: must be between 65536 and 1073741824")
     if smtp.security not in ("starttls", "tls", "none"):
         problems.append("smtp.security: must be 'starttls', 'tls' or 'none'")
     if not (smtp.username + smtp.password).isascii():
@@ -310,8 +386,11 @@ def _validate(settings: Settings) -> list[str]:
         problems.append("smtp.sender: required when smtp.host is set")
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("log.level: must be DEBUG, INFO, WARNING or ERROR")
-    if settings.gdt.exchange_root and not os.path.isabs(settings.gdt.exchange_root):
+    root = settings.gdt.exchange_root
+    if root and not os.path.isabs(root):
         problems.append("gdt.exchange_root: must be an absolute path")
+    elif root and not os.path.isdir(root):
+        problems.append(f"gdt.exchange_root: {root} does not exist or is not a directory")
     problems += _billing_problems(settings.billing, settings.production)
     return problems
 

@@ -7,7 +7,10 @@ in --rows (ascending; the chain is extended between sizes) the bench runs, in th
   `tenancy.practice_scope`, models bound to the database as the application role (row-level
   security applies), counting rows and bytes and sampling the process's RSS after every batch;
 * `COPY (SELECT the same columns ... WHERE chain = ... ORDER BY seq) TO STDOUT (FORMAT csv)`
-  via psycopg2 `copy_expert` into a sink that only counts, as the same role and scope.
+  via psycopg2 `copy_expert` into a sink that only counts, as the same role and scope;
+
+alternated --pairs times (export, COPY, export, COPY, ...) so that load from elsewhere hits both.
+Medians are reported.
 
 Prints rows/s of both, their ratio, peak RSS growth of the export, and the plan of one export
 batch query. Runs on a throwaway cluster (tests/support/postgres.py) or APPLIANCE_TEST_DATABASE_URL,
@@ -20,6 +23,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import statistics
 import sys
 import time
 import uuid
@@ -125,6 +129,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[25_000, 50_000, 100_000],
                         help="chain sizes to measure, ascending (default 25000 50000 100000)")
+    parser.add_argument("--pairs", type=int, default=3, help="export/COPY pairs per size (default 3)")
     args = parser.parse_args()
 
     server = start_postgres()
@@ -144,7 +149,8 @@ def main() -> int:
             cursor.execute(SETUP_SQL, params)
             cursor.execute("SHOW server_version")
             version = cursor.fetchone()[0]
-        print(f"PostgreSQL {version}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(f"PostgreSQL {version}, {os.cpu_count()} cores, Python {platform.python_version()},"
+              f" {args.pairs} pairs (median), load average {os.getloadavg()[0]:.1f}")
         print("\n    rows   load s   export s  export rows/s   COPY s  COPY rows/s  export/COPY"
               "  RSS growth MB  CSV MB")
         loaded = 0
@@ -154,11 +160,17 @@ def main() -> int:
                 cursor.execute(ROWS_SQL, {**params, "first": loaded + 1, "last": total})
                 cursor.execute("VACUUM ANALYZE audit_log")
             loaded, load_s = total, time.perf_counter() - began
-            rows, size, export_s, growth_kb = export(zone)
-            database.close()
-            copied, _, copy_s = copy(raw)
-            assert rows == copied == total, (rows, copied, total)
-            print(f"{total:>8} {load_s:>8.1f} {export_s:>10.1f} {rows / export_s:>14,.0f}"
+            exports, copies, growth_kb = [], [], 0
+            for _ in range(args.pairs):
+                rows, size, seconds, growth = export(zone)
+                database.close()
+                exports.append(seconds)
+                growth_kb = max(growth_kb, growth)
+                copied, _, seconds = copy(raw)
+                copies.append(seconds)
+                assert rows == copied == total, (rows, copied, total)
+            export_s, copy_s = statistics.median(exports), statistics.median(copies)
+            print(f"{total:>8} {load_s:>8.1f} {export_s:>10.2f} {rows / export_s:>14,.0f}"
                   f" {copy_s:>8.2f} {copied / copy_s:>12,.0f} {copy_s / export_s:>11.3f}x"
                   f" {growth_kb / 1024:>14.1f} {size / 1e6:>7.1f}", flush=True)
         print(f"\nplan of one export batch at {loaded} rows:\n{explain(database, loaded)}")

@@ -6,9 +6,9 @@ APPLIANCE_TEST_DATABASE_URL or a throwaway cluster the suite starts itself.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +21,7 @@ import requests
 
 from appliance import settings as settings_module
 from appliance.app import create_app
-from appliance.clock import FixedClock
+from appliance.clock import FixedClock, SystemClock
 from appliance.db import open_database
 from appliance.migrator import upgrade
 from appliance.models import database as database_proxy
@@ -115,9 +115,44 @@ def database(engine, database_url):
         database.close()
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--date-sensitive", action="store_true",
+        help="run only the tests that read the real clock: those with a live server or that use"
+        " the clock fixture themselves (make test-dates runs them at other dates under faketime)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--date-sensitive"):
+        return
+    chosen, left = [], []
+    for item in items:
+        uses_clock = "live_server" in item.fixturenames or "clock" in item._fixtureinfo.argnames
+        pinned = item.get_closest_marker("calendar") is not None
+        (chosen if uses_clock and not pinned else left).append(item)
+    config.hook.pytest_deselected(items=left)
+    items[:] = chosen
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "calendar(moment): the test's clock stands at this naive-UTC datetime, because its"
+        " expectations are written for that place in the calendar; such a test meets no live server",
+    )
+
+
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(dt.datetime(2026, 11, 30, 9, 0, 0))
+def clock(request) -> FixedClock:
+    """Stands still at the real time the test started (whole seconds), so tokens and links made
+    in-process agree with live servers, which read the real clock. A test that needs a place
+    in the calendar (a month's end, a DST change, a hand-made record) says so with
+    `@pytest.mark.calendar(moment)`, and `live_server` refuses to start for it."""
+    marker = request.node.get_closest_marker("calendar")
+    if marker is not None:
+        return FixedClock(marker.args[0])
+    return FixedClock(SystemClock().now().replace(microsecond=0))
 
 
 def make_settings(tmp_path: Path, database_url: str = "", **sections) -> settings_module.Settings:
@@ -167,9 +202,9 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{port}"
         self._log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
         self._log_path = log_path
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # its own process group: kill() takes the workers too
             [sys.executable, "-m", "appliance", "serve"],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -187,6 +222,11 @@ class LiveServer:
         if not self._log.closed:
             self._log.flush()
         return self._log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL to gunicorn and its workers at once, as when the machine fails."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> None:
         """Stops the server and prints its log, which pytest shows when the test failed."""
@@ -221,9 +261,12 @@ def server_env(tmp_path: Path, database_url: str, port: int, **extra: str) -> di
 
 
 @pytest.fixture
-def live_server(tmp_path, app_database_url, database):
+def live_server(request, tmp_path, app_database_url, database):
     """Starts `appliance serve` with 2 workers on the test database (already migrated), as the
-    application role on PostgreSQL."""
+    application role on PostgreSQL. The server reads the real clock, so a test on a calendar
+    clock (which would mix two clocks) cannot have one."""
+    if request.node.get_closest_marker("calendar") is not None:
+        pytest.fail("a test on a calendar clock cannot start a live server: the two clocks differ")
     servers: list[LiveServer] = []
 
     def start(**extra: str) -> LiveServer:
@@ -244,18 +287,101 @@ def live_server(tmp_path, app_database_url, database):
         raise refused[0]
 
 
+@pytest.fixture
+def appliance_cli(monkeypatch, tmp_path, capsys):
+    """Runs `appliance ...` in-process against one site (tests/support/sites.py), with only its
+    environment; returns (exit status, stdout, stderr)."""
+    from appliance import cli
+
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+
+    def run(site, *argv: str) -> tuple[int, str, str]:
+        for name in [name for name in os.environ if name.startswith("APPLIANCE_")]:
+            monkeypatch.delenv(name)
+        for name, value in {"APPLIANCE_CONFIG": str(config), **site.environment(tmp_path / "var")}.items():
+            monkeypatch.setenv(name, value)
+        status = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright, for the tests of one module
+    (tests/support/browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import launch
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser(chromium):
+    """Fresh contexts per test; fails the test on any CSP violation or uncaught page error."""
+    from tests.support.browser import BrowserSession
+
+    session = BrowserSession(chromium)
+    yield session
+    found = session.close()
+    assert not found, "the pages reported CSP violations or errors:\n" + "\n".join(found[:20])
+
+
+@pytest.fixture
+def quick_retries(monkeypatch):
+    """The mail outbox retries after 50 and 100 ms instead of minutes. Under faketime the test
+    skips: libfaketime shifts CLOCK_MONOTONIC, and Python's timed thread waits (sem_clockwait,
+    which libfaketime 0.9.10 does not intercept) then never return, so no retry is ever due.
+    The back-off counts in monotonic seconds and does not depend on the date."""
+    from appliance import outbox
+    from tests.support.faketime import under_faketime
+
+    if under_faketime():
+        pytest.skip("under faketime: timed thread waits never return, so the outbox cannot retry")
+    monkeypatch.setattr(outbox, "DELAYS", (0.05, 0.1))
+
+
 @pytest.fixture(scope="session")
 def s3_server():
     """SeaweedFS `weed mini` on 127.0.0.1 for the session (tests/support/s3.py); a test that
     stops it must start it again (`tests.support.s3.stopped`)."""
+    from tests.support.faketime import under_faketime
     from tests.support.s3 import SeaweedUnavailable, start_seaweed
 
+    if under_faketime():
+        pytest.skip("under faketime: SeaweedFS is a static Go binary whose clock libfaketime cannot"
+                    " shift, and S3 signatures refuse more than 15 minutes of skew")
     try:
         server = start_seaweed()
     except SeaweedUnavailable as exc:
         pytest.exit(f"SeaweedFS is needed for the S3 tests: {exc}", returncode=3)
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def s3_cluster():
+    """A distributed SeaweedFS on 127.0.0.1 for the session: master, two volume servers, filer
+    and S3 gateway, every object on both volume servers (tests/support/s3.py); a test that stops
+    a volume server must start it again (`tests.support.s3.volume_stopped`)."""
+    from tests.support.faketime import under_faketime
+    from tests.support.s3 import SeaweedUnavailable, start_seaweed_cluster
+
+    if under_faketime():
+        pytest.skip("under faketime: SeaweedFS's static Go binaries keep the real clock, and S3"
+                    " signatures refuse more than 15 minutes of skew")
+    try:
+        cluster = start_seaweed_cluster()
+    except SeaweedUnavailable as exc:
+        pytest.exit(f"SeaweedFS is needed for the S3 tests: {exc}", returncode=3)
+    yield cluster
+    cluster.close()
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,9 @@ H = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 MINUTE = dt.timedelta(minutes=1)
 
+#: Every expected figure is worked out for this moment (see the module docstring).
+pytestmark = pytest.mark.calendar(T(2026, 11, 30, 9, 0, 0))
+
 
 @pytest.fixture
 def staff(client):
@@ -382,3 +385,22 @@ def test_roles(client, staff):
     assert_error(analytics(client, staff.token("ARZT"), "revenue"), 403, "forbidden")
     assert analytics(client, staff.token("ADMIN"), "revenue").status_code == 200
     assert analytics(client, None, "overview").status_code == 401
+
+
+def test_statements_prepared_for_one_practice_and_window_serve_the_next(client, staff, other):
+    """The statements are composed once per shape: what the other practice asked first (other
+    windows, the same shapes) must not show in the answers of the next."""
+    pid = staff.practice_id
+    add_form(pid, T(2026, 11, 2, 10))
+    add_signed(pid, T(2026, 11, 3, 10), H)
+    add_patient(pid, T(2026, 11, 3, 10))
+    queries = [("overview", {}), ("overview", {"from_": "2026-11-01"}), ("overview", {"to": "2026-11-30"}),
+               ("by-type", {"from_": "2026-11-01", "to": "2026-11-30"}), ("conversion", {}),
+               ("by-period", {"granularity": "day"})]
+    first = {(what, str(params)): figures(client, other.token(), what, **params) for what, params in queries}
+    mine = {(what, str(params)): figures(client, staff.token(), what, **params) for what, params in queries}
+    overview = mine[("overview", "{}")]
+    assert (overview["total"], overview["signed"], overview["patients"]) == (2, 1, 1)
+    assert mine[("overview", "{'from_': '2026-11-01'}")]["total"] == 2
+    assert first[("overview", "{}")]["total"] == 10  # the other practice's own: 5 signed, 5 revoked
+    assert sum(b["created"] for b in mine[("by-period", "{'granularity': 'day'}")]["buckets"]) == 2

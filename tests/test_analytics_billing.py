@@ -20,6 +20,9 @@ from tests.support.consent import create_consent, team
 
 T = dt.datetime
 
+#: Every expected figure is worked out for this moment (see the module docstring).
+pytestmark = pytest.mark.calendar(T(2026, 11, 30, 9, 0, 0))
+
 
 def _closed_port() -> int:
     with socket.socket() as sock:

@@ -122,7 +122,8 @@ def test_other_practices_entries_are_invisible(client):
     assert listed["total"] == 1 and listed["items"][0]["action"] == "PRACTICE_CREATED"
 
 
-@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx",
+                                   "|cmd '/C calc'!A0"])
 def test_formula_cells_are_neutralised(value):
     assert neutralise(value) == "'" + value
     assert neutralise("Dr. Anna") == "Dr. Anna"
@@ -158,3 +159,85 @@ def test_export_neutralises_a_hostile_user_name(client):
     names = [row[2] for row in csv.reader(io.StringIO(text), delimiter=";")]
     assert "'=cmd|' /C calc'!A0" in names
     assert "=cmd|' /C calc'!A0" not in names
+
+
+# --- anchors: removing the newest entries (issue 21.17) ----------------------------------------
+
+
+@pytest.fixture
+def ctx(database, clock, settings):
+    from appliance.mail import DisabledMailer
+    from appliance.services.container import build_services
+    from appliance.storage import open_store
+
+    return build_services(settings, database, clock, open_store(settings), DisabledMailer())
+
+
+def _nightly(ctx, caplog) -> dict[str, str]:
+    """Runs the nightly export; returns the anchors its journal lines name, by chain."""
+    from appliance.scheduler import jobs
+
+    caplog.clear()
+    with caplog.at_level("INFO", logger="appliance.scheduler"):
+        jobs.audit_exports(ctx)
+    return {r.chain: r.anchor for r in caplog.records if r.getMessage() == "audit chain head"}
+
+
+def _verify_command(database_url, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "APPLIANCE_DATABASE_URL": database_url,
+           "APPLIANCE_APP_DATA_DIR": str(tmp_path / "var")}
+    return subprocess.run([sys.executable, "-m", "appliance", "audit", "verify", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_removing_the_newest_entries_is_found_against_the_nightly_export(client, database, ctx, caplog):
+    admin = founder(client)
+    _vault_events(client, admin.token, 4)
+    chain = admin.practice["id"].replace("-", "")
+    _nightly(ctx, caplog)  # the export records entry 5 (PRACTICE_CREATED + 4 events)
+    api = client.simulate_get("/api/audit/verify", headers=auth_header(admin.token)).json
+    assert api["ok"] is True and api["anchors"][0]["seq"] == 5
+
+    _tamper(database, f"DELETE FROM audit_log WHERE chain = '{chain}' AND seq >= 4")
+    assert verify_chain(chain)["ok"] is True  # what is left still links up
+    api = client.simulate_get("/api/audit/verify", headers=auth_header(admin.token)).json
+    assert api["ok"] is False and api["firstBroken"] == 4
+    assert "ends at entry 3" in api["problem"] and "newer entries were removed" in api["problem"]
+
+
+def test_entries_rewritten_after_the_export_differ_from_its_anchor(client, database, ctx, caplog, clock):
+    admin = founder(client)
+    _vault_events(client, admin.token, 4)
+    chain = admin.practice["id"].replace("-", "")
+    _nightly(ctx, caplog)
+    _tamper(database, f"DELETE FROM audit_log WHERE chain = '{chain}' AND seq >= 4")
+    # and moves the chain's head back to what is left, so that new entries link up
+    database.execute_sql(f"UPDATE audit_chain_head SET seq = 3, hash = (SELECT hash FROM audit_log"
+                         f" WHERE chain = '{chain}' AND seq = 3) WHERE chain = '{chain}'")
+    clock.advance(seconds=1)
+    _vault_events(client, admin.token, 2)  # a well-linked chain of the same length again
+    api = client.simulate_get("/api/audit/verify", headers=auth_header(admin.token)).json
+    assert api["ok"] is False and api["firstBroken"] == 5
+    assert "differs from the nightly export" in api["problem"]
+
+
+def test_the_journal_line_of_the_nightly_run_anchors_what_came_after_the_export(
+        client, database, database_url, ctx, caplog, tmp_path):
+    admin = founder(client)
+    chain = admin.practice["id"].replace("-", "")
+    _vault_events(client, admin.token, 2)
+    _nightly(ctx, caplog)  # export and journal: entry 3
+    _vault_events(client, admin.token, 3)
+    journal = _nightly(ctx, caplog)  # export and journal: entry 6
+    assert journal[chain].startswith(f"{chain}:6:")
+    # An attacker removes the newest entries and the export rows that recorded them.
+    _tamper(database, f"DELETE FROM audit_log WHERE chain = '{chain}' AND seq >= 5")
+    database.execute_sql("DELETE FROM audit_export WHERE last_seq = 6")
+
+    without = _verify_command(database_url, tmp_path, "--practice", admin.practice["id"])
+    assert without.returncode == 0, without.stdout + without.stderr  # the remaining export: entry 3
+    anchored = _verify_command(database_url, tmp_path, "--anchor", journal[chain])
+    assert anchored.returncode == 1, anchored.stdout + anchored.stderr
+    assert f"{chain}: BROKEN at entry 5: the chain ends at entry 4" in anchored.stdout
+    refused = _verify_command(database_url, tmp_path, "--anchor", "6:abc")
+    assert refused.returncode == 2 and "CHAIN:SEQ:HASH" in refused.stderr

@@ -26,7 +26,9 @@ SELECT md5(%(chain)s || g)::uuid, %(chain)s, %(head)s + g,
        md5('p' || g) || md5('q' || g), md5('h' || g) || md5('i' || g),
        %(practice)s::uuid, %(user)s::uuid, 'PATIENT_VIEWED', 'patient', g::text, '198.18.0.1', '{}',
        timestamp '2026-01-01' + g * interval '1 second'
-FROM generate_series(1, %(rows)s) AS g
+FROM generate_series(1, %(rows)s) AS g;
+UPDATE audit_chain_head SET seq = %(head)s + %(rows)s, hash = md5('h' || %(rows)s) || md5('i' || %(rows)s)
+WHERE chain = %(chain)s
 """
 
 

@@ -213,6 +213,13 @@ IDENTITY = {"provider": "keycloak", "subject": "f3a9-0042", "email": "Sso.User@P
 def test_sync_is_not_found_without_a_configured_secret(client):
     assert_error(sync(client, IDENTITY), 404, "not_found")
     assert_error(sync(client, IDENTITY, secret=""), 404, "not_found")
+    # Switched off, the endpoint does not look at the body at all: a bad one is 404 too.
+    assert_error(sync(client, {"provider": 1}), 404, "not_found")
+    assert_error(call(client, "POST", "/api/auth/sync", json=["x"]), 404, "not_found")
+
+
+def test_a_wrong_secret_is_refused_before_the_body_is_read(sync_client):
+    assert_error(sync(sync_client, {"provider": 1}, secret="t" * 40), 401, "invalid_sync_secret")
 
 
 @pytest.mark.parametrize("secret", [None, "", "s" * 39, "t" * 40, SYNC_SECRET + "s"])

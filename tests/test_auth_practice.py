@@ -26,24 +26,24 @@ NEW_VAULT_PASSWORD = "Neuer Tresor, 2027 #2"
 
 def test_founding_a_practice_makes_the_caller_its_admin(client):
     account = register(client)
-    public_key, private_key = crypto.generate_practice_keys()
-    envelope = crypto.make_vault_envelope(private_key, VAULT_PASSWORD)
+    keys = crypto.generate_practice_keys()
+    envelope = crypto.make_vault_envelope(keys, VAULT_PASSWORD)
     result = call(client, "POST", "/api/practice", token=account.token,
-                  json=practice_body(public_key, envelope, name="  Praxis am Markt ", city="Köln"))
+                  json=practice_body(keys, envelope, name="  Praxis am Markt ", city="Köln"))
     assert result.status_code == 201, result.text
     practice = result.json
     assert practice["name"] == "Praxis am Markt" and practice["city"] == "Köln"
-    assert practice["publicKey"] == public_key
+    assert (practice["publicKey"], practice["signingKey"]) == (keys.public_key, keys.signing_key)
     assert practice["encryptedPrivKey"] == envelope
     user = me(client, account.token).json
     assert (user["practiceId"], user["role"]) == (practice["id"], "ADMIN")
     (created,) = audit_entries("PRACTICE_CREATED")
     assert str(created.practice_id) == practice["id"] and str(created.user_id) == account.user_id
 
-    second_key, second_private = crypto.generate_practice_keys()
+    second = crypto.generate_practice_keys()
     before = row_counts()
     again = call(client, "POST", "/api/practice", token=account.token,
-                 json=practice_body(second_key, crypto.make_vault_envelope(second_private, "x" * 12)))
+                 json=practice_body(second, crypto.make_vault_envelope(second, "x" * 12)))
     assert_error(again, 409, "already_member")
     assert row_counts() == before
     assert me(client, account.token).json["practiceId"] == practice["id"]
@@ -57,9 +57,9 @@ def test_a_member_reads_what_unlocks_the_vault(client):
     assert practice["id"] == admin.practice["id"]
     assert len(base64.b64decode(practice["lookupSalt"], validate=True)) == 16
     assert b64(base64.b64decode(practice["lookupSalt"])) == practice["lookupSalt"]
-    unlocked = crypto.unlock_vault(practice["encryptedPrivKey"], VAULT_PASSWORD)
-    assert bytes(unlocked) == bytes(admin.private_key)
-    assert b64(bytes(unlocked.public_key)) == practice["publicKey"]
+    unlocked = crypto.unlock_vault(practice["encryptedPrivKey"], VAULT_PASSWORD,
+                                   public_key=practice["publicKey"], signing_key=practice["signingKey"])
+    assert unlocked == admin.keys
     with pytest.raises(crypto.VaultLocked):
         crypto.unlock_vault(practice["encryptedPrivKey"], VAULT_PASSWORD + "x")
 
@@ -104,21 +104,21 @@ def stored_envelope(client, token: str) -> dict:
 def test_vault_password_change_with_proof_of_the_key(client):
     admin = founder(client)
     issued = challenge(client, admin.token)
-    answer = crypto.open_challenge(admin.private_key, issued["sealedChallenge"])
-    new_envelope = crypto.make_vault_envelope(admin.private_key, NEW_VAULT_PASSWORD)
+    answer = crypto.open_challenge(admin.keys, issued["sealedChallenge"])
+    new_envelope = crypto.make_vault_envelope(admin.keys, NEW_VAULT_PASSWORD)
     result = replace_vault(client, admin.token, issued["challengeId"], answer, new_envelope)
     assert result.status_code == 200, result.text
 
     envelope = stored_envelope(client, admin.token)
     assert envelope == new_envelope
-    assert bytes(crypto.unlock_vault(envelope, NEW_VAULT_PASSWORD)) == bytes(admin.private_key)
+    assert crypto.unlock_vault(envelope, NEW_VAULT_PASSWORD) == admin.keys
     with pytest.raises(crypto.VaultLocked):
         crypto.unlock_vault(envelope, VAULT_PASSWORD)
     assert len(audit_entries("VAULT_ENVELOPE_REPLACED")) == 1
 
     # A challenge answers once: replaying the same proof is refused.
     replay = replace_vault(client, admin.token, issued["challengeId"], answer,
-                           crypto.make_vault_envelope(admin.private_key, "noch ein Passwort"))
+                           crypto.make_vault_envelope(admin.keys, "noch ein Passwort"))
     assert_error(replay, 403, "vault_proof_failed")
     assert stored_envelope(client, admin.token) == new_envelope
 
@@ -127,12 +127,12 @@ def test_a_wrong_answer_fails_and_uses_up_the_challenge(client):
     admin = founder(client)
     old_envelope = stored_envelope(client, admin.token)
     issued = challenge(client, admin.token)
-    new_envelope = crypto.make_vault_envelope(admin.private_key, NEW_VAULT_PASSWORD)
+    new_envelope = crypto.make_vault_envelope(admin.keys, NEW_VAULT_PASSWORD)
     wrong = replace_vault(client, admin.token, issued["challengeId"], b64(random_bytes(32)), new_envelope)
     assert_error(wrong, 403, "vault_proof_failed")
     assert stored_envelope(client, admin.token) == old_envelope
 
-    right = crypto.open_challenge(admin.private_key, issued["sealedChallenge"])
+    right = crypto.open_challenge(admin.keys, issued["sealedChallenge"])
     late = replace_vault(client, admin.token, issued["challengeId"], right, new_envelope)
     assert_error(late, 403, "vault_proof_failed")
     assert stored_envelope(client, admin.token) == old_envelope
@@ -143,10 +143,10 @@ def test_an_expired_challenge_is_refused(client, clock):
     admin = founder(client)
     old_envelope = stored_envelope(client, admin.token)
     issued = challenge(client, admin.token)
-    answer = crypto.open_challenge(admin.private_key, issued["sealedChallenge"])
+    answer = crypto.open_challenge(admin.keys, issued["sealedChallenge"])
     clock.advance(minutes=6)
     result = replace_vault(client, admin.token, issued["challengeId"], answer,
-                           crypto.make_vault_envelope(admin.private_key, NEW_VAULT_PASSWORD))
+                           crypto.make_vault_envelope(admin.keys, NEW_VAULT_PASSWORD))
     assert_error(result, 403, "vault_proof_failed")
     assert stored_envelope(client, admin.token) == old_envelope
 
@@ -154,10 +154,10 @@ def test_an_expired_challenge_is_refused(client, clock):
 def test_another_practices_challenge_does_not_count(client):
     first, second = founder(client), founder(client)
     issued = challenge(client, first.token)
-    answer = crypto.open_challenge(first.private_key, issued["sealedChallenge"])
+    answer = crypto.open_challenge(first.keys, issued["sealedChallenge"])
     old_envelope = stored_envelope(client, second.token)
     # The second practice's admin replays a valid proof of the first practice's key.
     result = replace_vault(client, second.token, issued["challengeId"], answer,
-                           crypto.make_vault_envelope(first.private_key, NEW_VAULT_PASSWORD))
+                           crypto.make_vault_envelope(first.keys, NEW_VAULT_PASSWORD))
     assert_error(result, 403, "vault_proof_failed")
     assert stored_envelope(client, second.token) == old_envelope

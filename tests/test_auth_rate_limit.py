@@ -19,6 +19,7 @@ from appliance.app import create_app
 from appliance.storage import open_store
 from tests.conftest import make_settings
 from tests.support.api import (
+    PASSWORD,
     assert_error,
     call,
     declared_operations,
@@ -183,3 +184,61 @@ def test_the_limit_holds_across_gunicorn_workers(live_server):
         if len(answered_by) == 2:
             break
     assert set(answered_by) == workers, f"only {answered_by} answered 20 new connections"
+
+
+# --- terminal servers: the LAN entry (issue 21.16) ---------------------------------------------
+#
+# Decision: the public entry and unmarked requests keep 5 sign-in requests a minute per client
+# address. On the LAN entry (marked `lan` by a trusted proxy) a practice's whole staff may sit
+# behind one terminal server: logins are limited per account and address (5 a minute), and the
+# address gets auth.lan_requests_per_minute sign-in requests (default 60).
+
+PROXY = "10.0.0.2"
+
+
+@pytest.fixture
+def lan_client(tmp_path, app_database_url, database, clock):
+    settings = make_settings(tmp_path, app_database_url, server={"trusted_proxies": [PROXY]},
+                             auth={"lan_requests_per_minute": 12})
+    return falcon.testing.TestClient(create_app(settings, database, store=open_store(settings), clock=clock))
+
+
+def _from_terminal_server(client, email: str, password: str, terminal: str, entry: str = "lan",
+                          remote: str = PROXY):
+    return client.simulate_post("/api/auth/login", json={"email": email, "password": password},
+                                remote_addr=remote,
+                                headers={"X-Forwarded-For": terminal, "X-Appliance-Entry": entry})
+
+
+def test_one_colleague_mistyping_does_not_lock_out_the_others_on_the_lan(lan_client):
+    terminal = fresh_ip()
+    staff = [register(lan_client) for _ in range(3)]
+    statuses = [_from_terminal_server(lan_client, staff[0].email, "vertippt-123", terminal).status_code
+                for _ in range(7)]
+    assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
+    for colleague in staff[1:]:
+        result = _from_terminal_server(lan_client, colleague.email, PASSWORD, terminal)
+        assert result.status_code == 200, result.text
+
+
+def test_the_terminal_server_has_a_larger_budget_on_the_lan_but_not_an_endless_one(lan_client):
+    terminal = fresh_ip()
+    staff = [register(lan_client) for _ in range(13)]
+    results = [_from_terminal_server(lan_client, account.email, PASSWORD, terminal) for account in staff]
+    assert [r.status_code for r in results[:12]] == [200] * 12
+    assert_rate_limited(results[12])
+
+
+@pytest.mark.parametrize(("entry", "remote"), [("public", PROXY), ("", PROXY), ("lan", "203.0.113.9")])
+def test_elsewhere_one_address_keeps_five_sign_ins_a_minute(lan_client, entry, remote):
+    """The public entry, no mark, and a `lan` mark from anyone but our proxy (it would give a
+    larger budget, so unlike the public mark it is not honoured from everyone)."""
+    terminal = fresh_ip()
+    staff = [register(lan_client) for _ in range(6)]
+    results = [_from_terminal_server(lan_client, account.email, PASSWORD, terminal, entry, remote)
+               for account in staff]
+    if entry == "public":  # the staff API does not exist there at all
+        assert {r.status_code for r in results} == {404}
+        return
+    assert [r.status_code for r in results[:5]] == [200] * 5
+    assert_rate_limited(results[5])

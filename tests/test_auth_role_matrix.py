@@ -16,6 +16,7 @@ from appliance.http.operation import MEMBERS, ROLES, Operation
 from tests.support.api import (
     call,
     declared_operations,
+    declared_pages,
     fill_path,
     founder,
     member_with_role,
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "spec" / "api-endpoints.md"
 BODY_METHODS = ("POST", "PUT", "PATCH")
 NO_PRACTICE = "(no practice)"
+ENDS_EVERY_SESSION = {"/api/auth/logout-everywhere"}
 
 
 def served_routes(app: falcon.App) -> set[tuple[str, str]]:
@@ -40,7 +42,7 @@ def served_routes(app: falcon.App) -> set[tuple[str, str]]:
 
 
 def test_the_route_table_is_what_the_app_serves(app):
-    assert served_routes(app) == set(declared_operations())
+    assert served_routes(app) == set(declared_operations()) | declared_pages()
 
 
 def _expectation(op: Operation, role: str) -> str:
@@ -61,7 +63,7 @@ def test_every_route_refuses_exactly_the_roles_it_does_not_declare(
     app, client, database, settings, clock
 ):
     operations = declared_operations()
-    assert served_routes(app) == set(operations)
+    assert served_routes(app) == set(operations) | declared_pages()
     admin = founder(client)
     users = {"ADMIN": admin.account.user_id}
     for role in ROLES:
@@ -74,8 +76,10 @@ def test_every_route_refuses_exactly_the_roles_it_does_not_declare(
     # A session per call, so that a logout or password change cannot end the next call's.
     with database.atomic():  # one commit for all of them
         tokens = [open_session(settings, clock, users[role]) for _, _, _, role, _ in calls]
-    # Refused calls go first, as one batch that must not write anything.
-    order = sorted(range(len(calls)), key=lambda i: calls[i][4] == "allowed")
+    # Refused calls go first, as one batch that must not write anything; signing out everywhere
+    # ends every session of its user, so it goes last.
+    order = sorted(range(len(calls)),
+                   key=lambda i: (calls[i][4] == "allowed", calls[i][0] in ENDS_EVERY_SESSION))
     tables = sorted(set(database.get_tables()) - {"schema_migrations", "rate_limit_hit", "auth_session"})
     before = _table_counts(database, tables)
     wrong, refusals_checked = [], False

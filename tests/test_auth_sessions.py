@@ -40,6 +40,20 @@ def test_logout_of_a_practice_member(client):
     assert_error(call(client, "GET", "/api/practice", token=admin.token), 401, "unauthorized")
 
 
+def test_sign_out_everywhere_ends_every_session_of_the_user_only(client):
+    admin = founder(client)
+    laptop, terminal = login_token(client, admin.account.email), login_token(client, admin.account.email)
+    someone_else = register(client)
+    result = call(client, "POST", "/api/auth/logout-everywhere", token=laptop)
+    assert result.status_code == 204, result.text
+    for ended in (admin.token, laptop, terminal):
+        assert_error(call(client, "GET", "/api/practice", token=ended), 401, "unauthorized")
+    assert_error(call(client, "POST", "/api/auth/logout-everywhere", token=laptop), 401, "unauthorized")
+    assert me(client, someone_else.token).status_code == 200
+    assert audit_actions(admin.account.user_id)["LOGOUT_EVERYWHERE"] == 1
+    assert login(client, admin.account.email, PASSWORD).status_code == 200
+
+
 def test_password_change_ends_every_session_and_answers_a_working_token(client):
     account = register(client)
     second_device = login_token(client, account.email)

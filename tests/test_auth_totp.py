@@ -156,23 +156,28 @@ def test_wrong_codes_count_toward_the_lockout(client, clock):
     assert audit_actions(account.user_id)["ACCOUNT_LOCKED"] == 1
 
 
-def test_disable_needs_a_current_code(client, clock):
+def test_disable_needs_the_password_and_a_current_code(client, clock):
     account = register(client)
     secret = enable_totp(client, clock, account)
     clock.advance(seconds=STEP)
-    assert_error(call(client, "POST", "/api/auth/2fa/disable", token=account.token, json={}),
-                 400, "validation_failed")
+    for body in ({}, {"code": totp_code(secret, clock)}):  # the password is required too
+        assert_error(call(client, "POST", "/api/auth/2fa/disable", token=account.token, json=body),
+                     400, "validation_failed")
+    wrong_password = call(client, "POST", "/api/auth/2fa/disable", token=account.token,
+                          json={"code": totp_code(secret, clock), "password": "falsches-passwort"})
+    assert_error(wrong_password, 403, "wrong_password")
     wrong = call(client, "POST", "/api/auth/2fa/disable", token=account.token,
-                 json={"code": totp_code(secret, clock, steps_ahead=5)})
+                 json={"code": totp_code(secret, clock, steps_ahead=5), "password": PASSWORD})
     assert_error(wrong, 400, "invalid_code")
     assert me(client, account.token).json["twoFactorEnabled"] is True
 
     result = call(client, "POST", "/api/auth/2fa/disable", token=account.token,
-                  json={"code": totp_code(secret, clock)})
+                  json={"code": totp_code(secret, clock), "password": PASSWORD})
     assert result.status_code == 200, result.text
     assert result.json == {"twoFactorEnabled": False}
     assert audit_actions(account.user_id)["TWO_FACTOR_DISABLED"] == 1
     direct = login(client, account.email, PASSWORD)
     assert direct.status_code == 200 and "token" in direct.json
     assert_error(call(client, "POST", "/api/auth/2fa/disable", token=account.token,
-                      json={"code": totp_code(secret, clock, 1)}), 409, "two_factor_unchanged")
+                      json={"code": totp_code(secret, clock, 1), "password": PASSWORD}),
+                 409, "two_factor_unchanged")

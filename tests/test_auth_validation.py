@@ -29,8 +29,8 @@ from tests.support.api import (
 @pytest.fixture(scope="module")
 def keys_and_vault() -> tuple[str, dict]:
     """One valid key pair and vault for the module: the KDF is too slow to run per case."""
-    public_key, private_key = crypto.generate_practice_keys()
-    return public_key, crypto.make_vault_envelope(private_key, VAULT_PASSWORD)
+    keys = crypto.generate_practice_keys()
+    return keys, crypto.make_vault_envelope(keys, VAULT_PASSWORD)
 
 
 def assert_refused(result, field: str) -> None:
@@ -119,6 +119,17 @@ def _drop(key: str, in_vault: bool = False) -> Callable[[dict], None]:
     return change
 
 
+def _mixed_order_key() -> str:
+    """A real public key plus the point of order 2: u becomes 1/u (mod p). X25519 accepts it;
+    the contract refuses it (docs/crypto.md, what the server checks)."""
+    prime = 2**255 - 19
+    u = int.from_bytes(base64.b64decode(crypto.generate_practice_keys().public_key), "little")
+    return b64(pow(u, prime - 2, prime).to_bytes(32, "little"))
+
+
+MIXED_ORDER = _mixed_order_key()
+_KEY = base64.b64decode(crypto.generate_practice_keys().public_key)
+TOP_BIT = b64(_KEY[:31] + bytes([_KEY[31] | 0x80]))  # the same point, another spelling
 PRACTICE_CASES: dict[str, tuple[Callable[[dict], None], str]] = {
     "no_public_key": (_drop("publicKey"), "publicKey"),
     "no_vault": (_drop("encryptedPrivKey"), "encryptedPrivKey"),
@@ -136,7 +147,20 @@ PRACTICE_CASES: dict[str, tuple[Callable[[dict], None], str]] = {
     "memlimit_small": (_vault("memlimit", 8192), "encryptedPrivKey.memlimit"),
     "memlimit_huge": (_vault("memlimit", 2**40), "encryptedPrivKey.memlimit"),
     "memlimit_text": (_vault("memlimit", "67108864"), "encryptedPrivKey.memlimit"),
-    "version_2": (_vault("v", 2), "encryptedPrivKey.v"),
+    "version_1": (_vault("v", 1), "encryptedPrivKey.v"),
+    "version_3": (_vault("v", 3), "encryptedPrivKey.v"),
+    "opslimit_5": (_vault("opslimit", 5), "encryptedPrivKey.opslimit"),
+    "memlimit_past_256_mib": (_vault("memlimit", 256 * 1024 * 1024 + 1), "encryptedPrivKey.memlimit"),
+    "ciphertext_of_one_key": (_vault("ciphertext", b64(b"\x03" * 48)), "encryptedPrivKey.ciphertext"),
+    "no_signing_key": (_drop("signingKey"), "signingKey"),
+    "signing_key_all_zero": (_set("signingKey", b64(bytes(32))), "signingKey"),
+    "signing_key_low_order": (_set("signingKey", b64(b"\x01" + bytes(31))), "signingKey"),
+    "signing_key_not_a_point": (_set("signingKey", b64(b"\xff" * 32)), "signingKey"),
+    "public_key_low_order": (_set("publicKey", b64(b"\x01" + bytes(31))), "publicKey"),
+    "public_key_order_8": (_set("publicKey", "4Ot6fDtBuK4WVuP68Z/EatoJjeucMrH9hmIFFl9JuAA="), "publicKey"),
+    "public_key_on_the_twist": (_set("publicKey", b64(b"\x02" + bytes(31))), "publicKey"),
+    "public_key_mixed_order": (_set("publicKey", MIXED_ORDER), "publicKey"),
+    "public_key_top_bit": (_set("publicKey", TOP_BIT), "publicKey"),
     "kdf_scrypt": (_vault("kdf", "scrypt"), "encryptedPrivKey.kdf"),
     "public_key_31_bytes": (_set("publicKey", b64(b"\x01" * 31)), "publicKey"),
     "public_key_33_bytes": (_set("publicKey", b64(b"\x01" * 33)), "publicKey"),
@@ -161,9 +185,9 @@ PRACTICE_CASES: dict[str, tuple[Callable[[dict], None], str]] = {
 
 
 def test_founding_a_practice_refuses_bad_input_and_writes_nothing(client, keys_and_vault, subtests):
-    public_key, vault = keys_and_vault
+    keys, vault = keys_and_vault
     account = register(client)
-    valid = practice_body(public_key, vault)
+    valid = practice_body(keys, vault)
     before = row_counts()
     for case, (change, field) in PRACTICE_CASES.items():
         with subtests.test(case=case):
@@ -206,7 +230,7 @@ def test_editing_and_vault_replacement_refuse_bad_input(client, subtests):
             assert row_counts() == before
 
     issued = call(client, "POST", "/api/practice/vault/challenge", token=admin.token).json
-    answer = crypto.open_challenge(admin.private_key, issued["sealedChallenge"])
+    answer = crypto.open_challenge(admin.keys, issued["sealedChallenge"])
     valid = {"challengeId": issued["challengeId"], "challengeResponse": answer,
              "encryptedPrivKey": practice["encryptedPrivKey"]}
     weak = {**practice["encryptedPrivKey"], "opslimit": 1}

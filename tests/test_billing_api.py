@@ -63,6 +63,7 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.calendar(dt.datetime(2026, 11, 30, 9, 0, 0))  # usage: November in Berlin
 def test_a_new_practice_is_in_its_30_day_trial_without_any_write_or_stripe_call(client, clock, stripe_stub):
     practice = team(client, "ARZT")
     create_consent(client, practice)
@@ -226,9 +227,15 @@ def test_the_portal_needs_a_stripe_customer(client, stripe_stub):
     assert portal["return_url"] == RETURN_URL
 
 
+#: The SDK's back-off before its retries is at most 0.5 s, then 1 s (with jitter below that).
+RETRY_BACKOFF = 1.5
+ATTEMPTS = 3  # the first and MAX_RETRIES retries
+
+
 def test_stripe_unreachable_answers_503_and_changes_nothing(billing_client, client):
     practice = team(client)
-    offline = billing_client(stripe_api_base=f"http://127.0.0.1:{_closed_port()}", request_timeout=1)
+    timeout = 1
+    offline = billing_client(stripe_api_base=f"http://127.0.0.1:{_closed_port()}", request_timeout=timeout)
     before = row_counts()
     started = time.perf_counter()
     result = checkout(offline, practice.token())
@@ -236,15 +243,20 @@ def test_stripe_unreachable_answers_503_and_changes_nothing(billing_client, clie
     assert_error(result, 503, "payment_provider_unavailable")
     assert result.headers["Retry-After"] == "30"
     assert row_counts() == before and subscription_row(practice.practice_id) is None
-    assert elapsed < 5, f"two retries with back-off took {elapsed:.1f} s"
+    # A refused connection waits for no timeout: even twice every attempt's full timeout plus the
+    # back-off is a wide margin (the SDK's default timeout of 80 s would blow it).
+    limit = 2 * (ATTEMPTS * timeout + RETRY_BACKOFF)
+    assert elapsed < limit, f"two retries with back-off took {elapsed:.1f} s (limit {limit} s)"
     portal = call(offline, "POST", "/api/billing/portal", token=practice.token())
     assert_error(portal, 404, "no_billing_account")
 
 
 def test_a_hanging_stripe_times_out_into_503(billing_client, client, stripe_stub):
     practice = team(client)
-    slow = billing_client(request_timeout=1)
-    stripe_stub.fault("/v1/customers", "hang", times=3, delay=2.5)
+    timeout = 1
+    hang = 10 * timeout  # each attempt hangs far longer than the timeout that must cut it
+    slow = billing_client(request_timeout=timeout)
+    stripe_stub.fault("/v1/customers", "hang", times=ATTEMPTS, delay=hang)
     try:
         started = time.perf_counter()
         result = checkout(slow, practice.token())
@@ -254,7 +266,9 @@ def test_a_hanging_stripe_times_out_into_503(billing_client, client, stripe_stub
     assert_error(result, 503, "payment_provider_unavailable")
     keys = {r.idempotency_key for r in stripe_stub.seen("/v1/customers")[-3:]}
     assert keys == {f"appliance-customer-{practice.practice_id}"}, "three attempts, one key"
-    assert 3 <= elapsed < 7, f"{elapsed:.1f} s for three 1 s attempts and their back-off"
+    # Three attempts each waited for the timeout; had one not been cut, it alone would have
+    # taken the whole hang.
+    assert ATTEMPTS * timeout <= elapsed < hang, f"{elapsed:.1f} s for three {timeout} s attempts"
     assert subscription_row(practice.practice_id) is None
 
 

@@ -3,6 +3,7 @@ the team limit, and the 402 gate once the trial or subscription has ended."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import Counter
 
@@ -21,7 +22,15 @@ from tests.support.api import (
     row_counts,
 )
 from tests.support.billing import billing_section, billing_view, checkout, subscribe
-from tests.support.consent import consent_rows, create_consent, patient_body, submit, submit_body, team
+from tests.support.consent import (
+    consent_body,
+    consent_rows,
+    create_consent,
+    patient_body,
+    submit,
+    submit_body,
+    team,
+)
 from tests.support.team import accept, invite, invited, joined_member, stored_invite
 
 
@@ -31,9 +40,11 @@ def settings(tmp_path, app_database_url, stripe_stub):
 
 
 def _new_consent(client, practice, role: str = "ARZT"):
-    return call(client, "POST", "/api/consent", token=practice.token(role), json={"type": "BOTOX"})
+    return call(client, "POST", "/api/consent", token=practice.token(role),
+                json=consent_body(practice.practice))
 
 
+@pytest.mark.calendar(dt.datetime(2026, 11, 30, 9, 0, 0))  # the month's end is one day ahead of 30 Nov 2026
 def test_the_26th_consent_of_a_trial_month_is_refused_until_the_next_month(client, clock, settings):
     practice = team(client, "ARZT")
     for _ in range(25):
@@ -122,7 +133,7 @@ def test_after_the_trial_staff_get_402_while_billing_and_patients_carry_on(clien
     staff_calls = [
         ("GET", "/api/patients", "ARZT", None),
         ("POST", "/api/patients", "ARZT", patient_body(practice.practice)),
-        ("POST", "/api/consent", "ARZT", {"type": "BOTOX"}),
+        ("POST", "/api/consent", "ARZT", consent_body(practice.practice)),
         ("GET", "/api/consent/practice", "ADMIN", None),
         ("GET", "/api/team/members", "ADMIN", None),
         ("POST", "/api/team/invite", "ADMIN", {"email": fresh_email(), "role": "ARZT"}),
@@ -140,7 +151,7 @@ def test_after_the_trial_staff_get_402_while_billing_and_patients_carry_on(clien
         assert call(client, "GET", path, token=practice.token("ARZT")).status_code == 200
     # The patient opens and signs the link sent before the trial ended.
     assert call(client, "GET", f"/api/consent/{link['token']}").status_code == 200
-    signed = submit(client, link["token"], submit_body(practice.practice, patient_body(practice.practice)))
+    signed = submit(client, link["token"], submit_body(client, practice.practice, link))
     assert signed.status_code == 200, signed.text
 
 

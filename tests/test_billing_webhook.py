@@ -12,7 +12,7 @@ import pytest
 
 from appliance.models import StripeEvent
 from tests.conftest import make_settings
-from tests.support.api import assert_error, audit_entries, call, row_counts
+from tests.support.api import assert_error, audit_entries, call, fresh_ip, row_counts
 from tests.support.billing import (
     PRICES,
     WEBHOOK_SECRET,
@@ -281,3 +281,21 @@ def test_events_for_one_practice_never_touch_another(client, stripe_stub):
     outcome = deliver_ok(client, "checkout.session.completed", session, created=T0 + 2)
     assert outcome == "ignored:practice_mismatch"
     assert _state(second.practice_id)[:2] == ("FREE_TRIAL", "TRIALING")
+
+
+def test_one_address_gets_sixty_deliveries_a_minute(client, clock):
+    """Stripe retries a 429 later; a flood from one address stops at the limiter."""
+    flood, other = fresh_ip(), fresh_ip()
+    body = b'{"id": "evt_flood", "type": "invoice.paid"}'
+    headers = {"Stripe-Signature": "t=1,v1=00", "Content-Type": "application/json"}
+
+    def send(ip: str):
+        return client.simulate_post("/api/billing/webhook", body=body, headers=headers, remote_addr=ip)
+
+    assert {send(flood).status_code for _ in range(60)} == {400}
+    limited = send(flood)
+    assert_error(limited, 429, "rate_limited")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert send(other).status_code == 400
+    clock.advance(seconds=60)
+    assert send(flood).status_code == 400

@@ -10,27 +10,30 @@ import json
 import logging
 import re
 import secrets
+import time
 import uuid
 
 import pytest
 
-from appliance import envelopes
+from appliance import envelopes, tenancy
 from appliance.client import crypto
+from appliance.models import Practice
 from tests.support.api import assert_error, audit_entries, call, problem_fields
 from tests.support.consent import (
-    ANSWERS,
     app_client,
     assert_like_unknown,
+    consent_body,
     consent_row,
     consent_rows,
     create_consent,
     create_patient,
-    patient_body,
+    link_body,
     raw_dump,
     submit,
     submit_body,
     team,
 )
+from tests.support.forms import FORM, fill
 from tests.support.smtp import SmtpSink, free_port
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -83,7 +86,8 @@ def test_admin_and_arzt_create_forms_with_an_unguessable_link(client, clock):
     assert audited[by_arzt["id"]].metadata == {"type": "FILLER", "emailRequested": False}
     assert str(audited[by_arzt["id"]].user_id) == practice.user_id("ARZT")
 
-    refused = call(client, "POST", "/api/consent", token=practice.token("EMPFANG"), json={"type": "BOTOX"})
+    refused = call(client, "POST", "/api/consent", token=practice.token("EMPFANG"),
+                   json=consent_body(practice.practice))
     assert_error(refused, 403, "forbidden")
     assert len(consent_rows()) == 2
 
@@ -91,17 +95,19 @@ def test_admin_and_arzt_create_forms_with_an_unguessable_link(client, clock):
 def test_only_types_enabled_in_the_settings_can_be_created(client):
     practice = team(client)
     _settings(client, practice, enabledConsentTypes=["BOTOX", "PRP"])
-    refused = call(client, "POST", "/api/consent", token=practice.token(), json={"type": "LASER"})
+    refused = call(client, "POST", "/api/consent", token=practice.token(),
+                   json=consent_body(practice.practice, "LASER"))
     assert_error(refused, 400, "consent_type_disabled")
     assert problem_fields(refused) == {"type"}
-    unknown = call(client, "POST", "/api/consent", token=practice.token(), json={"type": "TATTOO"})
+    unknown = call(client, "POST", "/api/consent", token=practice.token(),
+                   json=consent_body(practice.practice, "TATTOO"))
     assert_error(unknown, 400, "validation_failed")
     assert consent_rows() == []
     assert create_consent(client, practice, "PRP")["type"] == "PRP"
     _settings(client, practice, enabledConsentTypes=["LASER"])
     assert create_consent(client, practice, "LASER")["type"] == "LASER"
-    assert_error(call(client, "POST", "/api/consent", token=practice.token(), json={"type": "PRP"}),
-                 400, "consent_type_disabled")
+    assert_error(call(client, "POST", "/api/consent", token=practice.token(),
+                      json=consent_body(practice.practice, "PRP")), 400, "consent_type_disabled")
 
 
 def test_the_expiry_follows_the_practice_setting(client, clock):
@@ -131,10 +137,10 @@ def test_a_form_for_a_known_patient_or_none_at_all(client):
     assert created["patientId"] == patient["id"]
     assert str(consent_row(created["id"]).patient_id) == patient["id"]
     unknown = call(client, "POST", "/api/consent", token=practice.token(),
-                   json={"type": "BOTOX", "patientId": str(uuid.uuid4())})
+                   json=consent_body(practice.practice, patient_id=str(uuid.uuid4())))
     assert_error(unknown, 404, "not_found")
     malformed = call(client, "POST", "/api/consent", token=practice.token(),
-                     json={"type": "BOTOX", "patientId": "patient-1"})
+                     json=consent_body(practice.practice, patient_id="patient-1"))
     assert_error(malformed, 400, "validation_failed")
     assert problem_fields(malformed) == {"patientId"}
     assert len(consent_rows()) == 1
@@ -145,10 +151,80 @@ def test_an_address_that_is_not_one_mailbox_is_refused_before_anything_is_stored
     for address in ("a@praxis.example\r\nBcc: viele@example.org", "a@praxis.example\n",
                     "zwei worte@example.org", "@"):
         result = call(client, "POST", "/api/consent", token=practice.token(),
-                      json={"type": "BOTOX", "patientEmail": address})
+                      json=consent_body(practice.practice, patientEmail=address))
         assert_error(result, 400, "validation_failed")
         assert problem_fields(result) == {"patientEmail"}
     assert consent_rows() == [] and audit_entries("CONSENT_CREATED") == []
+
+
+#: What an attacker typed to reach more mailboxes or rewrite the To header (issue 21.13), and
+#: an address smtplib itself refuses (an encoded word hiding CR LF, issue 21.14).
+NOT_ONE_MAILBOX = ["postmaster,victim@example.org", "victim@example.org>,<root",
+                   "Erika <erika@example.org>", "=?utf-8?q?a=0D=0ABcc:_x?=@example.org",
+                   '"a,b"@example.org', "erika@localhost", "erika@exa_mple.org"]
+
+
+@pytest.mark.parametrize("address", NOT_ONE_MAILBOX)
+def test_only_one_mailbox_is_accepted_and_nothing_is_committed_otherwise(tmp_path, database_url, database,
+                                                                           clock, address):
+    with SmtpSink() as sink:
+        client = app_client(tmp_path, database_url, database, clock, smtp=_smtp(sink.port))
+        practice = team(client)
+        result = call(client, "POST", "/api/consent", token=practice.token(),
+                      json=consent_body(practice.practice, patientEmail=address))
+        assert_error(result, 400, "validation_failed")
+        assert problem_fields(result) == {"patientEmail"}
+        pending = create_consent(client, practice)
+        relinked = call(client, "POST", f"/api/consent/practice/{pending['id']}/link", token=practice.token(),
+                        json=link_body(practice.practice, pending, patientEmail=address))
+        assert_error(relinked, 400, "validation_failed")
+    assert sink.messages == []
+    assert [row.id for row in consent_rows()] == [uuid.UUID(pending["id"])]
+    assert audit_entries("CONSENT_LINK_ISSUED") == []
+    # The link of the form was not replaced: the one shown at creation still works.
+    assert call(client, "GET", f"/api/consent/{pending['token']}").status_code == 200
+
+
+def test_an_international_domain_goes_to_exactly_that_mailbox(tmp_path, database_url, database, clock):
+    with SmtpSink() as sink:
+        client = app_client(tmp_path, database_url, database, clock, smtp=_smtp(sink.port))
+        practice = team(client)
+        created = create_consent(client, practice, patientEmail=" Erika.Muster@Bäckerei-Straße.de ")
+        assert created["emailSent"] is True
+        (received,) = sink.wait_for(1)
+    # The A-label as Python's own punycode codec spells it (ß stays a letter: IDNA 2008, as DENIC).
+    assert "bäckerei-straße".encode("punycode") == b"bckerei-strae-mdb7d"
+    assert received.rcpt_tos == ["Erika.Muster@xn--bckerei-strae-mdb7d.de"]
+    assert received.message["To"] == "Erika.Muster@xn--bckerei-strae-mdb7d.de"
+
+
+@pytest.mark.parametrize("name", ["Praxis Dr. Berger\u2028Bcc: x@example.org", "Praxis\r\nBcc: x@example.org",
+                                  "Praxis\x85Berger"])
+def test_a_practice_name_that_would_break_a_mail_header_is_refused(client, name):
+    practice = team(client)
+    result = call(client, "PATCH", "/api/practice", token=practice.token(), json={"name": name})
+    assert_error(result, 400, "validation_failed")
+    assert problem_fields(result) == {"name"}
+
+
+def test_a_mail_that_cannot_be_built_never_costs_the_committed_form(tmp_path, database_url, database, clock):
+    """A practice name stored before names were checked can still break the subject: the form,
+    its audit entry and (for a new link) the rotated token are committed, so the answer is the
+    created form with emailSent false, never a 500 that loses the token."""
+    with SmtpSink() as sink:
+        client = app_client(tmp_path, database_url, database, clock, smtp=_smtp(sink.port))
+        practice = team(client)
+        with tenancy.unscoped("test setup: a name stored before the check existed"):
+            Practice.update(name="Praxis\u2028Bcc: x@example.org").where(
+                Practice.id == uuid.UUID(practice.practice_id)).execute()
+        created = create_consent(client, practice, patientEmail=PATIENT_EMAIL)
+        assert created["emailSent"] is False
+        relinked = call(client, "POST", f"/api/consent/practice/{created['id']}/link", token=practice.token(),
+                        json=link_body(practice.practice, created, patientEmail=PATIENT_EMAIL))
+        assert relinked.status_code == 201, relinked.text
+        assert relinked.json["emailSent"] is False
+    assert sink.messages == []
+    assert call(client, "GET", f"/api/consent/{relinked.json['token']}").status_code == 200
 
 
 def test_without_smtp_the_form_is_created_and_says_the_mail_did_not_go_out(client):
@@ -182,40 +258,57 @@ def test_the_link_is_mailed_and_the_address_is_kept_nowhere(tmp_path, database_u
     with SmtpSink() as sink:
         client = app_client(tmp_path, database_url, database, clock, smtp=_smtp(sink.port))
         practice = team(client)
-        created = create_consent(client, practice, patientEmail=PATIENT_EMAIL)
+        fingerprint = envelopes.key_fingerprint(practice.practice["publicKey"])
+        created = create_consent(client, practice, patientEmail=PATIENT_EMAIL, keyFingerprint=fingerprint)
         assert created["emailSent"] is True
         (received,) = sink.wait_for(1)
     assert received.rcpt_tos == [PATIENT_EMAIL]
     assert received.mail_from == "praxis@example.test"
     assert "Praxis Dr. Berger" in received.message["Subject"]
-    assert created["link"] in received.message.get_content()
+    # the fingerprint the staff client computed travels in the fragment, never to the server
+    assert f"{created['link']}#k={fingerprint}" in received.message.get_content()
+    assert "#k=" not in created["link"]
     assert PATIENT_EMAIL.encode() not in raw_dump(database)
     assert PATIENT_EMAIL not in _log_text(caplog)
 
 
-def test_a_mail_failure_keeps_the_form_and_names_no_address(tmp_path, database_url, database, clock, caplog):
+def _failed_mail(client, practice, consent_id: str) -> dict:
+    """The form's mail once the outbox gave up (tests shorten its back-off)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        mail = call(client, "GET", f"/api/consent/practice/{consent_id}", token=practice.token()).json["mail"]
+        if mail["status"] == "failed":
+            return mail
+        time.sleep(0.05)
+    raise AssertionError(f"the mail did not fail in time: {mail}")
+
+
+def test_a_mail_failure_keeps_the_form_and_names_no_address(tmp_path, database_url, database, clock, caplog,
+                                                             quick_retries):
     caplog.set_level(logging.DEBUG)
     client = app_client(tmp_path, database_url, database, clock, smtp=_smtp(free_port()))
     practice = team(client)
     created = create_consent(client, practice, patientEmail=PATIENT_EMAIL)
-    assert created["emailSent"] is False
+    assert created["emailSent"] is True  # queued; the outbox finds the server away
+    assert "unreachable" in _failed_mail(client, practice, created["id"])["reason"]
     assert _ids(_list(client, practice)) == [created["id"]]
     public = call(client, "GET", f"/api/consent/{created['token']}")
     assert public.status_code == 200, public.text
-    assert any(r.getMessage() == "consent link e-mail not sent" for r in caplog.records)
+    assert any(r.getMessage() == "e-mail not sent" for r in caplog.records)
     assert PATIENT_EMAIL.encode() not in raw_dump(database)
     assert PATIENT_EMAIL not in _log_text(caplog)
 
 
-def test_a_refused_recipient_is_not_named_in_the_logs(tmp_path, database_url, database, clock, caplog):
+def test_a_refused_recipient_is_not_named_in_the_logs(tmp_path, database_url, database, clock, caplog,
+                                                      quick_retries):
     caplog.set_level(logging.DEBUG)
     with SmtpSink(refuse_recipients=True) as sink:  # answers 550 quoting the address, as Postfix does
         client = app_client(tmp_path, database_url, database, clock, smtp=_smtp(sink.port))
         practice = team(client)
         created = create_consent(client, practice, patientEmail=PATIENT_EMAIL)
-    assert created["emailSent"] is False
+        assert "550" in _failed_mail(client, practice, created["id"])["reason"]
     assert consent_row(created["id"]).status == "PENDING"
-    (warning,) = [r for r in caplog.records if r.getMessage() == "consent link e-mail not sent"]
+    (warning,) = [r for r in caplog.records if r.getMessage() == "e-mail not sent"]
     assert "550" in warning.reason
     assert PATIENT_EMAIL not in _log_text(caplog)
     assert PATIENT_EMAIL.encode() not in raw_dump(database)
@@ -239,7 +332,7 @@ def four_forms(client, clock, settings):
     assert _revoke(client, practice, revoked["id"]).status_code == 200
     clock.advance(minutes=1)
     signed = create_consent(client, practice, "FILLER")
-    sent = submit(client, signed["token"], submit_body(practice.practice, patient_body(practice.practice)))
+    sent = submit(client, signed["token"], submit_body(client, practice.practice, signed))
     assert sent.status_code == 200, sent.text
     clock.advance(days=5, hours=2, minutes=59)
     practice.renew(settings, clock)
@@ -278,6 +371,7 @@ FILTERS = [
 ]
 
 
+@pytest.mark.calendar(dt.datetime(2026, 11, 30, 9, 0, 0))  # four_forms dates
 def test_forms_are_filtered_by_status_type_and_creation_time(client, four_forms):
     practice, forms = four_forms
     for params, expected in FILTERS:
@@ -311,7 +405,7 @@ def test_one_form_is_read_with_its_ciphertext_and_audited_once_answered(client):
     assert (unanswered.json["encryptedAnswers"], unanswered.json["wrappedKey"]) == (None, None)
     assert audit_entries("CONSENT_VIEWED") == []
 
-    body = submit_body(practice.practice, None, comprehension={"passed": True, "correct": 4, "total": 5})
+    body = submit_body(client, practice.practice, answered_form)
     sent = submit(client, answered_form["token"], body, ip="203.0.113.50",
                   headers={"User-Agent": "Mozilla/5.0 (iPhone) Safari"})
     assert sent.status_code == 200, sent.text
@@ -323,11 +417,17 @@ def test_one_form_is_read_with_its_ciphertext_and_audited_once_answered(client):
     assert (form["encryptedAnswers"], form["wrappedKey"]) == (body["encryptedAnswers"], body["wrappedKey"])
     assert form["signatureIp"] == "203.0.113.50"
     assert form["signatureUserAgent"] == "Mozilla/5.0 (iPhone) Safari"
-    assert form["comprehension"] == {"passed": True, "correct": 4, "total": 5}
-    plain = crypto.decrypt_payload(practice.admin.private_key, form["wrappedKey"],
+    assert (form["identity"], form["lookupHash"]) == (body["identity"], body["lookupHash"])
+    assert form["signature"] == answered_form["signature"]
+    plain = crypto.decrypt_payload(practice.admin.keys, form["wrappedKey"],
                                    base64.b64decode(form["encryptedAnswers"]),
-                                   envelopes.PURPOSE_CONSENT_ANSWERS)
-    assert json.loads(plain)["answers"] == ANSWERS
+                                   envelopes.PURPOSE_CONSENT_ANSWERS, answered_form["id"])
+    document = json.loads(plain)
+    shown = call(client, "GET", f"/api/consent/{answered_form['token']}").json.get("form") or FORM
+    filled = fill(shown)
+    assert (document["answers"], document["comprehension"]) == (filled["answers"], filled["comprehension"])
+    assert document["formHash"] == shown["formHash"]
+    assert document["linkProof"] == envelopes.link_proof(answered_form["token"])
     (viewed,) = audit_entries("CONSENT_VIEWED")
     assert (viewed.entity_type, viewed.entity_id) == ("consent", answered_form["id"])
     assert str(viewed.user_id) == practice.user_id("ARZT")
@@ -349,7 +449,7 @@ def test_pending_and_signed_forms_are_revoked_by_token_or_id(client, clock):
     practice = team(client, "ARZT")
     pending = create_consent(client, practice)
     signed = create_consent(client, practice, patientId=create_patient(client, practice)["id"])
-    assert submit(client, signed["token"], submit_body(practice.practice, None)).status_code == 200
+    assert submit(client, signed["token"], submit_body(client, practice.practice, signed)).status_code == 200
     clock.advance(hours=1)
 
     by_token = _revoke(client, practice, pending["token"], "falscher Behandlungstyp")
@@ -392,7 +492,7 @@ def test_revoked_and_expired_forms_cannot_be_revoked_and_stay_as_they_are(client
 def test_a_signed_form_stays_revocable_after_its_link_expired(client, clock, settings):
     practice = team(client)
     signed = create_consent(client, practice)
-    body = submit_body(practice.practice, patient_body(practice.practice))
+    body = submit_body(client, practice.practice, signed)
     assert submit(client, signed["token"], body).status_code == 200
     clock.advance(days=30)
     practice.renew(settings, clock)
@@ -419,7 +519,8 @@ def test_another_practices_forms_and_patients_answer_like_ones_that_do_not_exist
     mine, theirs = team(client), team(client)
     patient = create_patient(client, theirs)
     answered = create_consent(client, theirs, patientId=patient["id"])
-    assert submit(client, answered["token"], submit_body(theirs.practice, None)).status_code == 200
+    assert submit(client, answered["token"], submit_body(client, theirs.practice,
+                                                         answered)).status_code == 200
     pending = create_consent(client, theirs)
     before = {c.id: dict(c.__data__) for c in consent_rows()}
     token = mine.token()
@@ -429,7 +530,7 @@ def test_another_practices_forms_and_patients_answer_like_ones_that_do_not_exist
 
     def create(patient_id):
         return call(client, "POST", "/api/consent", token=token,
-                    json={"type": "BOTOX", "patientId": patient_id})
+                    json=consent_body(mine.practice, patient_id=patient_id))
 
     assert_like_unknown(get(answered["id"]), get(uuid.uuid4()))
     for form in (answered, pending):

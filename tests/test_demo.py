@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+from appliance.client import answers
 from appliance.client.api import Identity, PatientClient, StaffClient
 from tests.conftest import ROOT, LiveServer, free_port
 from tests.test_cli import clean_env
@@ -18,18 +19,26 @@ def test_demo_output_drives_the_whole_flow(tmp_path):
     result = subprocess.run([sys.executable, "-m", "appliance", "demo"], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    values = dict(re.findall(r"^  (staff login|password|vault password|consent token)\s+(\S+)",
-                             result.stdout, re.M))
-    consent_id = re.search(r'read_answers\("([0-9a-f-]{36})"\)', result.stdout)[1]
+    names = "staff login|password|vault password|consent link|consent token|consent form"
+    values = dict(re.findall(rf"^  ({names})\s+(\S+(?: v\d+)?)", result.stdout, re.M))
+    assert values["consent form"] == "botox v1"
+    consent_id = re.search(r'read_consent\("([0-9a-f-]{36})"\)', result.stdout)[1]
+    link = rf"http://127\.0\.0\.1:{port}/consent/{values['consent token']}#k=[A-Za-z0-9_-]{{22}}"
+    assert re.fullmatch(link, values["consent link"])
     server = LiveServer(env, port, tmp_path / "serve.log")
     try:
-        PatientClient(server.url).submit(values["consent token"],
-                                         Identity("Erika", "Mustermann", "1985-04-12"),
-                                         {"allergies": "keine"}, b"signature")
+        patient = PatientClient(server.url)
+        shown = patient.open(values["consent token"], "en")["form"]
+        filled = answers.sample_answers(shown)
+        patient.submit(values["consent link"], Identity("Erika", "Mustermann", "1985-04-12"), filled,
+                       answers.png_signature(answers.sample_png()), locale="en")
         staff = StaffClient(server.url)
         staff.login(values["staff login"], values["password"])
         staff.unlock_vault(values["vault password"])
-        assert staff.read_answers(consent_id)["answers"] == {"allergies": "keine"}
+        assert staff.read_consent(consent_id)["answers"] == filled["answers"]
+        stored = staff.call("GET", f"/api/consent/practice/{consent_id}")
+        assert (stored["formId"], stored["formVersion"], stored["formLocale"], stored["formHash"]) == (
+            "botox", 1, "en", shown["formHash"])
     finally:
         server.stop()
 

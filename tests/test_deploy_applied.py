@@ -17,17 +17,25 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import ssl
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
+from appliance.client import answers
 from appliance.client.api import ApiError, Identity, PatientClient, StaffClient
+from appliance.http.assets import PAGE_CSP
+from tests.support.browser import DESKTOP
+from tests.support.consent_page import Flow, plan_for
 from tests.support.deploy import (
+    ANSIBLE,
     MachineDeployment,
     build_wheel,
     exposure,
@@ -71,6 +79,13 @@ def deployed():
 def serving(deployed):
     """SeaweedFS and the API started from their units, nginx serving the site."""
     deployed.start("seaweedfs.service")
+    # What the role does once the store runs under systemd: the bucket, made with the root keys
+    # (the appliance's own keys may not create buckets).
+    made = run([sys.executable, str(ANSIBLE / "roles" / "object_store" / "files" / "s3_bucket.py"),
+                "--endpoint", f"127.0.0.1:{deployed.s3_port}", "--bucket", "appliance", "--wait", "60"],
+               env={"PATH": "/usr/bin:/bin", "S3_ACCESS_KEY": deployed.secret("s3_access_key"),
+                    "S3_SECRET_KEY": deployed.secret("s3_secret_key")})
+    assert made.returncode == 0, made.stderr + deployed.log("seaweedfs.service")
     deployed.start("appliance-api.service")
     deployed.serve_nginx()
     deadline = time.monotonic() + 90
@@ -141,10 +156,13 @@ def test_secrets_stay_on_the_server_for_root_and_the_service(deployed):
     assert secrets_dir.stat().st_mode & 0o777 == 0o700
     names = {path.name for path in secrets_dir.iterdir()}
     assert names == {"jwt_secret", "postgresql_owner_password", "postgresql_app_password",
-                     "s3_access_key", "s3_secret_key"}
+                     "s3_access_key", "s3_secret_key", "s3_app_access_key", "s3_app_secret_key"}
     config = deployed.config
     assert config.stat().st_mode & 0o777 == 0o640
     assert deployed.secret("jwt_secret") in config.read_text()
+    # The appliance gets its own S3 keys, limited to its bucket; the store's root keys stay with root.
+    assert deployed.secret("s3_app_secret_key") in config.read_text()
+    assert deployed.secret("s3_secret_key") not in config.read_text()
     inventory = (deployed.prefix / "inventory.json").read_text()
     assert not any(deployed.secret(name) in inventory for name in names)
 
@@ -174,10 +192,12 @@ def test_patients_reach_a_consent_link_and_staff_nothing_on_the_public_entry(ser
     consent = staff.create_consent("BOTOX")
 
     patient = PatientClient(public_url(serving), session=lan(serving))
-    assert patient.open(consent["token"])["status"] == "PENDING"
-    patient.submit(consent["token"], Identity("Erika", "Mustermann", "1985-04-12"), {"allergies": "keine"},
-                   b"signature")
-    assert staff.read_answers(consent["id"])["answers"]["allergies"] == "keine"
+    page = patient.open(consent["token"])
+    assert page["status"] == "PENDING"
+    filled = answers.sample_answers(page["form"])
+    patient.submit(consent["link"], Identity("Erika", "Mustermann", "1985-04-12"), filled,
+                   answers.png_signature(answers.sample_png()))
+    assert staff.read_consent(consent["id"])["answers"] == filled["answers"]
 
     public = lan(serving)
     headers = {"Authorization": f"Bearer {staff.token}"}
@@ -195,6 +215,45 @@ def test_patients_reach_a_consent_link_and_staff_nothing_on_the_public_entry(ser
         StaffClient(public_url(serving), session=lan(serving)).login(
             f"admin-{serving.name}@praxis.example", "Korrekt-Pferd-Batterie-42")
     assert refused.value.status == 404
+
+
+def test_the_patient_page_loads_and_submits_through_the_public_entry(serving, browser):
+    """The consent page through nginx's public block: the shell and its bundles with the
+    appliance's headers (one CSP, nginx adds none), then a patient signs in Chromium and the
+    practice reads the answers; staff paths stay 404 there."""
+    staff = StaffClient(lan_url(serving), session=lan(serving))
+    staff.register(f"page-{serving.name}@praxis.example", "Korrekt-Pferd-Batterie-42", "Dr. Anna Berger")
+    staff.create_practice("Praxis Berger", "kontakt@praxis.example", "Tresor im Keller, 2026!")
+    consent = staff.create_consent("BOTOX")
+    form = PatientClient(public_url(serving), session=lan(serving)).open(consent["token"])["form"]
+    link = public_url(serving, "/" + consent["link"].split("://", 1)[1].split("/", 1)[1])
+
+    shell = lan(serving).get(link.split("#")[0], timeout=10)
+    assert shell.status_code == 200 and shell.headers["Cache-Control"] == "no-store"
+    assert shell.headers["Content-Security-Policy"] == PAGE_CSP  # one policy: nginx adds none
+    assert shell.headers["Strict-Transport-Security"].startswith("max-age=")
+    script = re.search(r'<script type="module" src="(/assets/[^"]+)"', shell.text)[1]
+    bundle = lan(serving).get(public_url(serving, script), timeout=10, headers={"Accept-Encoding": "gzip"})
+    assert bundle.status_code == 200 and bundle.headers["Content-Encoding"] == "gzip"
+    assert bundle.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    # (`/` is the operator's legal page there: test_the_public_root_is_the_operators_legal_page)
+    for path in ("/assets/manifest.json", "/api/openapi.json", "/api/practice", "/consent/" + "x" * 10):
+        assert lan(serving).get(public_url(serving, path), timeout=10).status_code == 404, path
+
+    page = browser.page(DESKTOP, ignore_https_errors=True)
+    page.goto(link)
+    flow = Flow(page, "de", form, None)
+    # A practice without legal links of its own: the footer links the operator's.
+    expect(page.get_by_role("contentinfo").get_by_role("link", name=flow.ui.t("consent.footer.impressum"))
+           ).to_have_attribute("href", "https://consent.example.test/impressum")
+    patient = {"firstName": "Erika", "lastName": "Mustermann", "dateOfBirth": "1985-04-12"}
+    flow.to_review(plan_for(form, patient))
+    flow.ui.submit()
+    expect(flow.ui.heading()).to_have_text(flow.ui.t("consent.done.title"), timeout=30000)
+    staff.unlock_vault("Tresor im Keller, 2026!")
+    document = staff.read_consent(consent["id"], form=form)
+    assert document["identity"]["lastName"] == "Mustermann"
+    assert document["formHash"] == form["formHash"]
 
 
 def test_the_public_entry_limits_requests_per_client(serving):
@@ -218,3 +277,23 @@ def test_backup_and_scheduler_run_with_the_deployed_configuration(serving):
     assert (made / "manifest.json").is_file() and (made / "database.dump").stat().st_size > 0
     jobs = serving.run_as_user("scheduler", "--once")
     assert jobs.returncode == 0, jobs.stderr
+
+
+def test_the_appliance_keys_cannot_create_buckets_or_reach_others(serving):
+    from minio import Minio
+    from minio.error import S3Error
+
+    endpoint = f"127.0.0.1:{serving.s3_port}"
+    app = Minio(endpoint, access_key=serving.secret("s3_app_access_key"),
+                secret_key=serving.secret("s3_app_secret_key"), secure=False)
+    assert app.bucket_exists("appliance")
+    with pytest.raises(S3Error) as refused:
+        app.make_bucket("appliance-other")
+    assert refused.value.code == "AccessDenied"
+
+
+def test_the_public_root_is_the_operators_legal_page(serving):
+    answer = lan(serving).get(public_url(serving, "/"), timeout=10)
+    assert answer.status_code == 200
+    assert "https://consent.example.test/impressum" in answer.text
+    assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")

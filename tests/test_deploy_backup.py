@@ -10,54 +10,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 import falcon.testing
 import pytest
 
-from appliance import cli
 from appliance.app import create_app
 from appliance.backup import BackupError, create_backup, prune, read_manifest
 from appliance.clock import FixedClock
 from appliance.db import open_database
 from appliance.storage import open_store
-from tests.conftest import JWT_SECRET, make_settings
+from tests.conftest import make_settings
 from tests.support.api import call
-from tests.support.consent import create_consent, create_patient, patient_body, submit, submit_body, team
 from tests.support.deploy import (
     appliance_database,
     create_roles,
     drop_roles,
     table_contents,
 )
-from tests.support.photos import encrypt_photo, object_keys, photo_fields, upload
-
-
-@dataclass
-class Site:
-    """One appliance installation: its database URLs and object store settings."""
-
-    owner_url: str
-    app_url: str
-    admin_url: str
-    storage: dict
-
-    def environment(self, data_dir: Path) -> dict[str, str]:
-        env = {"APPLIANCE_APP_DATA_DIR": str(data_dir), "APPLIANCE_DATABASE_URL": self.app_url,
-               "APPLIANCE_AUTH_JWT_SECRET": JWT_SECRET}
-        if self.owner_url != self.app_url:
-            env["APPLIANCE_DATABASE_OWNER_URL"] = self.owner_url
-        env.update({f"APPLIANCE_STORAGE_{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v)
-                    for k, v in self.storage.items()})
-        return env
-
-    def settings(self, tmp_path: Path):
-        return make_settings(tmp_path, self.app_url, database={"owner_url": self.owner_url}
-                             if self.owner_url != self.app_url else {}, storage=self.storage)
-
+from tests.support.photos import object_keys
+from tests.support.sites import Site, fill
 
 CASES = [("postgresql", "directory"), ("sqlite", "directory"), ("postgresql", "s3")]
 IDS = ["-".join(case) for case in CASES]
@@ -86,45 +58,6 @@ def sites(request, tmp_path) -> tuple[Site, Site]:
     for database in databases:
         pg_server.drop_database(database.name)
     drop_roles(pg_server, roles)
-
-
-@pytest.fixture
-def appliance_cli(monkeypatch, tmp_path, capsys):
-    """Runs `appliance ...` in-process against one site; returns (exit status, stdout, stderr)."""
-    config = tmp_path / "empty.toml"
-    config.write_text("")
-
-    def run(site: Site, *argv: str) -> tuple[int, str, str]:
-        for name in [name for name in os.environ if name.startswith("APPLIANCE_")]:
-            monkeypatch.delenv(name)
-        for name, value in {"APPLIANCE_CONFIG": str(config), **site.environment(tmp_path / "var")}.items():
-            monkeypatch.setenv(name, value)
-        status = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
-
-
-def fill(site: Site, tmp_path: Path) -> dict:
-    """Practice, patient, signed consent and two photos, made through the API as the app role."""
-    settings = site.settings(tmp_path)
-    database = open_database(site.app_url, pool_size=4)
-    try:
-        client = falcon.testing.TestClient(create_app(settings, database, store=open_store(settings)))
-        practice = team(client, "ARZT")
-        patient = create_patient(client, practice)
-        consent = create_consent(client, practice)
-        body = submit_body(practice.practice, patient_body(practice.practice))
-        assert submit(client, consent["token"], body).status_code == 200
-        for _ in range(2):
-            wrapped_key, ciphertext = encrypt_photo(practice.practice, secrets.token_bytes(70_000))
-            answer = upload(client, practice.token("ARZT"), photo_fields(patient["id"], wrapped_key),
-                            ciphertext)
-            assert answer.status_code == 201, answer.text
-    finally:
-        getattr(database, "close_all", database.close)()
-    return {"token": practice.token("ARZT"), "patient": patient["id"]}
 
 
 def objects(site: Site, tmp_path: Path) -> dict[str, bytes]:

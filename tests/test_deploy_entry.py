@@ -81,3 +81,27 @@ def _row_counts(database) -> dict[str, int]:
     tables = sorted(t for t in database.get_tables() if t != "schema_migrations")
     sql = "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {table})" for table in tables)
     return dict(zip(tables, database.execute_sql(sql).fetchone(), strict=True))
+
+
+def test_head_on_the_patient_links_answers_like_get_without_a_body(client):
+    """nginx forwards HEAD wherever it forwards GET; mail scanners and link previews send it."""
+    practice = team(client)
+    token = create_consent(client, practice)["token"]
+    invite = call(client, "POST", "/api/team/invite", token=practice.token(),
+                  json={"email": "kollegin@praxis.example", "role": "ARZT"}).json["token"]
+    for path in (f"/api/consent/{token}", f"/api/team/invite/{invite}"):
+        get = call(client, "GET", path, headers=PUBLIC)
+        head = call(client, "HEAD", path, headers=PUBLIC)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["Content-Length"] == get.headers["Content-Length"]
+        assert head.headers["Content-Type"] == get.headers["Content-Type"]
+    unknown = call(client, "HEAD", "/api/consent/" + "x" * 43, headers=PUBLIC)
+    assert (unknown.status_code, unknown.content) == (404, b"")
+    revoked = call(client, "PATCH", f"/api/consent/{token}/revoke", token=practice.token(), json={})
+    assert revoked.status_code == 200
+    assert call(client, "HEAD", f"/api/consent/{token}", headers=PUBLIC).status_code == 410
+    # HEAD exists only where it has no side effects: the patient links' GET operations.
+    heads = {template: op for (template, method), op in declared_operations().items() if method == "HEAD"}
+    assert set(heads) <= PATIENT_ROUTES
+    assert all(declared_operations()[(template, "GET")] is op for template, op in heads.items())
+    assert call(client, "HEAD", "/api/auth/me", token=practice.token(), headers=PUBLIC).status_code == 404

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.deploy import SYSTEMD, UNITS, exposure, render_template, verify_units
+from tests.conftest import ROOT
+from tests.support.consent import app_client, team
+from tests.support.deploy import SYSTEMD, UNITS, exposure, render_template, sandboxed, verify_units
+from tests.support.gdt import exchange_dir, pvs_file, pvs_request, set_gdt
 
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                                 reason="systemd-analyze is not installed")
@@ -79,3 +82,44 @@ def test_an_ip_allow_list_limits_the_services(tmp_path):
     assert "IPAddressDeny=any\nIPAddressAllow=localhost 192.168.10.0/24\n" in text
     assert verify_units([unit]) == ""
     assert exposure(unit) < 1.2
+
+
+CAN_SANDBOX = os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+@pytest.mark.skipif(not CAN_SANDBOX, reason="needs root and unshare for the unit's file system rules")
+def test_the_import_reads_and_writes_the_exchange_root_under_the_units_rules(
+        tmp_path, tmp_path_factory, app_database_url, database, clock):
+    """ProtectSystem=strict leaves only ReadWritePaths writable: the configured GDT exchange
+    root must be among them, and what the import creates there keeps the share's modes
+    under the unit's UMask=0077 (issue 21.1, 21.2)."""
+    root = tmp_path_factory.mktemp("gdt-share")  # outside the data directory
+    directory = exchange_dir(root)
+    client = app_client(tmp_path, app_database_url, database, clock, gdt={"exchange_root": str(root)})
+    practice = team(client)
+    assert set_gdt(client, practice, exchangeDirectory=str(directory)).status_code == 200
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+           "APPLIANCE_CONFIG": str(ROOT / "config" / "appliance.dev.toml"),
+           "APPLIANCE_APP_DATA_DIR": str(tmp_path / "var"), "APPLIANCE_DATABASE_URL": app_database_url,
+           "APPLIANCE_GDT_EXCHANGE_ROOT": str(root)}
+    command = [sys.executable, "-m", "appliance", "gdt", "import"]
+
+    def unit(**variables) -> Path:
+        path = tmp_path / "appliance-scheduler.service"
+        path.write_text(render_template("appliance", "appliance-scheduler.service.j2",
+                                        appliance_venv_dir=sys.prefix, appliance_data_dir=str(tmp_path),
+                                        **variables))
+        return path
+
+    pvs_file(directory, pvs_request("EW-BOTOX"), "EINWPVS.001")
+    pvs_file(directory, pvs_request(), "EINWPVS.002")  # no 8410: rejected
+    refused = sandboxed(unit(), command, env, ROOT)  # as the units were: the root not writable
+    assert refused.returncode == 1 and "may not read and write it" in refused.stdout, refused.stderr
+
+    done = sandboxed(unit(appliance_gdt_exchange_root=str(root)), command, env, ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 imported" in done.stdout and "1 rejected" in done.stdout
+    for folder in ("processed", "rejected"):
+        assert (directory / folder).stat().st_mode & 0o7777 == 0o2770, folder
+    [reason] = (directory / "rejected").glob("*.reason.txt")
+    assert reason.stat().st_mode & 0o777 == 0o660

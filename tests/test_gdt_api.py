@@ -4,9 +4,12 @@ root clinic IT configured, and another practice's consent answering like an unkn
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import uuid
+
+import pytest
 
 from appliance.gdt.record import parse_record
 from tests.support.api import assert_error, audit_entries, call, problem_fields
@@ -29,6 +32,9 @@ from tests.support.gdt import (
 )
 
 exchange_root, settings = exchange_fixtures()
+
+#: The hand-made records carry the time of signing: 30 Nov 2026, 10:00 in Berlin.
+pytestmark = pytest.mark.calendar(dt.datetime(2026, 11, 30, 9, 0, 0))
 
 
 # --- the record as a download --------------------------------------------------------------
@@ -169,6 +175,20 @@ def test_the_exchange_file_is_written_once_until_the_pvs_picks_it_up(client, exc
     assert visible_files(directory) == {"PVSEINW.gdt", "MEDIEINW.gdt"}
 
 
+def test_an_exported_file_is_readable_for_the_share_group_under_the_units_umask(client, exchange_root):
+    """The units run with UMask=0077; the PVS reads the share as another user of its group."""
+    practice = team(client)
+    directory = exchange_dir(exchange_root)
+    assert set_gdt(client, practice, exchangeDirectory=str(directory)).status_code == 200
+    consent = signed_consent(client, practice)
+    previous = os.umask(0o077)
+    try:
+        assert generate(client, practice.token(), consent["id"], exchange=True).status_code == 200
+    finally:
+        os.umask(previous)
+    assert (directory / "PVSEINW.gdt").stat().st_mode & 0o777 == 0o660
+
+
 def test_without_a_usable_exchange_directory_nothing_is_written_or_audited(client, exchange_root):
     practice = team(client)
     consent = signed_consent(client, practice)
@@ -188,15 +208,17 @@ def test_without_a_usable_exchange_directory_nothing_is_written_or_audited(clien
 def test_settings_default_to_off_and_change_together(client, exchange_root):
     practice = team(client)
     result = call(client, "GET", "/api/gdt/settings", token=practice.token())
+    requests = {"requestMapping": [], "defaultConsentType": None,
+                "tolerate": ["LF_LINE_ENDS", "TRAILING_CTRL_Z", "WRONG_RECORD_LENGTH"]}
     assert result.json == {"exchangeDirectory": None, "senderId": "EINW", "defaultReceiverId": "PVS",
-                           "charset": "ISO-8859-1", "exchangeRoot": str(exchange_root)}
+                           "charset": "ISO-8859-1", "exchangeRoot": str(exchange_root), **requests}
     directory = exchange_dir(exchange_root)
     changed = set_gdt(client, practice, exchangeDirectory=str(directory) + "/", senderId="CONSENT1",
                       defaultReceiverId="MEDISTAR", charset="CP437")
     assert changed.status_code == 200, changed.text
     assert changed.json == {"exchangeDirectory": os.path.realpath(directory), "senderId": "CONSENT1",
                             "defaultReceiverId": "MEDISTAR", "charset": "CP437",
-                            "exchangeRoot": str(exchange_root)}
+                            "exchangeRoot": str(exchange_root), **requests}
     assert call(client, "GET", "/api/gdt/settings", token=practice.token()).json == changed.json
     [entry] = audit_entries("PRACTICE_SETTINGS_UPDATED")
     assert entry.metadata == {"fields": ["charset", "defaultReceiverId", "exchangeDirectory", "senderId"],

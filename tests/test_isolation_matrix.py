@@ -56,6 +56,7 @@ import uuid
 from typing import Any
 
 import falcon.testing
+import jwt
 import pytest
 
 from appliance.app import create_app
@@ -66,6 +67,7 @@ from appliance.http.operation import Operation
 from appliance.mail import DisabledMailer
 from appliance.migrator import upgrade
 from appliance.models import database as database_proxy
+from appliance.resources.consent_archive import UPLOAD_FIELDS as ARCHIVE_FIELDS
 from appliance.resources.photos import UPLOAD_FIELDS
 from appliance.services.container import build_services
 from appliance.storage import open_store
@@ -87,7 +89,10 @@ from tests.support.isolation import (
 )
 from tests.support.photos import encrypt_photo, multipart
 
-OPERATIONS = declared_operations()
+#: HEAD (the patient links only) answers what GET answers, without a body, through the same
+#: responder (appliance.http.head); tests/test_http_conventions.py checks that. The body is
+#: what this matrix compares, so HEAD is left to that test.
+OPERATIONS = {key: op for key, op in declared_operations().items() if key[1] != "HEAD"}
 
 #: Public routes whose own credential is in the request; whoever holds it may use it.
 CREDENTIAL_ROUTES = {
@@ -104,15 +109,16 @@ CREDENTIAL_ROUTES = {
 #: Public routes that serve one kind of practice data to anyone who has its id, by design.
 PUBLIC_DATA = {("/api/public/logo/{id:uuid}", "GET"): "practice_logo"}
 #: The text fields of multipart uploads (the declaration documents them in prose only).
-MULTIPART_FIELDS = {("/api/photos", "POST"): UPLOAD_FIELDS}
+MULTIPART_FIELDS = {("/api/photos", "POST"): UPLOAD_FIELDS,
+                    ("/api/consent/practice/{id:uuid}/archive", "POST"): ARCHIVE_FIELDS}
 #: The table a path parameter names: by the parameter's name, else by the path before it.
 PARAM_TABLES = {"patient_id": "patient", "user_id": "app_user", "hash": "lookup_hash",
-                "token": "consent_token"}
+                "token": "consent_token", "form_id": "form_id", "version": "form_version"}
 COLLECTION_TABLES = {
     "/api/patients/": "patient", "/api/consent/practice/": "consent_form",
     "/api/audit/exports/": "audit_export", "/api/treatment-plans/": "treatment_plan",
     "/api/treatment-templates/": "treatment_template", "/api/team/invites/": "team_invite",
-    "/api/photos/": "photo", "/api/public/logo/": "practice_logo",
+    "/api/photos/": "photo", "/api/public/logo/": "practice_logo", "/api/auth/sessions/": "auth_session",
 }
 #: The table an id field of a body or query names; another id field gets every id of B.
 SLOT_TABLES = {"patientId": "patient", "consentFormId": "consent_form", "consentId": "consent_form",
@@ -186,10 +192,13 @@ def world(request, tmp_path_factory):
     client = falcon.testing.TestClient(create_app(settings, app_database, store=store, clock=clock))
     a, b = build_tenant(client, "A", exchange_root), build_tenant(client, "B", exchange_root)
     complete(build_services(settings, app_database, clock, store, DisabledMailer()), [a, b])
+    # A session of A's that only the sessions routes name (ending it harms no other call).
+    spare_token = open_session(settings, clock, a.user_id("ADMIN"))
+    spare = jwt.decode(spare_token, options={"verify_signature": False})["sid"]
 
     tables = tenant_tables(owner)
     own, theirs = (snapshot(owner, store, tables, t.practice_id) for t in (a, b))
-    b_values = {value: ("uuid", f"B's {table} id") for table in [*tables, "practice"]
+    b_values = {value: ("uuid", f"B's {table} id") for table in [*tables, "practice", "auth_session"]
                 for value in theirs.ids(table)[:MAX_IDS_PER_TABLE]}
     b_values.update({value: ("token", f"B's {what} token") for what, value in b.tokens.items()})
     b_values.update({row["lookup_hash"]: ("hash", "B's patient lookupHash")
@@ -197,9 +206,11 @@ def world(request, tmp_path_factory):
     a_base = {"patient": a.ids["patient"], "consent_form": a.ids["consent_signed"],
               "treatment_template": a.ids["template"], "treatment_plan": a.ids["plan"],
               "photo": a.ids["photo"], "practice_logo": a.ids["logo"], "team_invite": a.ids["invite"],
-              "vault_challenge": a.ids["challenge"], "app_user": a.user_id("ADMIN"),
+              "vault_challenge": a.ids["challenge"], "app_user": a.user_id("ADMIN"), "auth_session": spare,
               "audit_export": own.ids("audit_export")[0], "lookup_hash": a.lookup_hash,
-              "consent_token": a.tokens["consent_pending"]}
+              "consent_token": a.tokens["consent_pending"],
+              # the form catalogue is the same for every practice; each adds only its own text
+              "form_id": "botox", "form_version": "1"}
     _, photo = encrypt_photo(a.practice, b"\xff\xd8\xff\xe0" + secrets.token_bytes(500))
     found = World(
         engine=request.param, client=client, app_database=app_database, owner=owner, store=store,

@@ -7,6 +7,7 @@ import pytest
 
 from appliance.isolation import tenant_tables
 from tests.support.api import auth_header, founder
+from tests.support.consent import consent_body
 
 pytestmark = pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
 def two_practices(client):
     first, second = founder(client), founder(client)
     for admin in (first, second):
-        result = client.simulate_post("/api/consent", json={"type": "BOTOX"},
+        result = client.simulate_post("/api/consent", json=consent_body(admin.practice),
                                       headers=auth_header(admin.token))
         assert result.status_code == 201
     return first, second

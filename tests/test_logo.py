@@ -128,3 +128,13 @@ def test_each_practice_manages_only_its_own_logo(client, praxis):
     assert_error(call(client, "GET", LOGO, token=other.token()), 404, "not_found")
     assert fetch(client, url).content == PNG
     assert_error(send_logo(client, praxis.token("ARZT"), PNG), 403, "forbidden")
+
+
+def test_head_on_the_logo_answers_its_headers_without_the_bytes(client, praxis):
+    """nginx forwards HEAD wherever it forwards GET (link previews use it)."""
+    url = send_logo(client, praxis.token(), PNG).json["logoUrl"]
+    head = client.simulate_head(public_path(url), remote_addr=fresh_ip(),
+                                headers={"X-Appliance-Entry": "public"})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["Content-Length"] == str(len(PNG)) and head.headers["Content-Type"] == "image/png"
+    assert client.simulate_head(f"/api/public/logo/{random_id()}", remote_addr=fresh_ip()).status_code == 404

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+import uuid
 
 import pytest
 
-from appliance import migrator
+from appliance import migrator, tenancy
+from appliance.clock import SystemClock
 from appliance.db import engine_of, open_database
+from appliance.models import AuditEntry
+from appliance.models import database as proxy
+from appliance.services.audit import Audit
 
 
 @pytest.fixture
@@ -84,3 +90,32 @@ def test_a_failing_migration_leaves_the_previous_version(empty_database, monkeyp
     assert "half_done" not in empty_database.get_tables()
     assert 9000 not in migrator.applied(empty_database)
     assert set(migrator.applied(empty_database)) == {m.version for m in good}
+
+
+def test_upgrade_leaves_table_statistics(empty_database):
+    """`appliance migrate` analyses, so that the first plans do not depend on autovacuum."""
+    migrator.upgrade(empty_database)
+    if engine_of(empty_database) == "sqlite":
+        stats = "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+    else:  # reltuples is -1 until a table was analysed (or vacuumed)
+        stats = "SELECT count(*) FROM pg_class WHERE relname = 'consent_form' AND reltuples >= 0"
+    assert empty_database.execute_sql(stats).fetchone()[0] == 1
+
+
+def test_the_chain_heads_start_at_the_newest_entries(empty_database):
+    """Chains written before the head rows existed continue where they end."""
+    migrator.migrate(empty_database, target=16)
+    param = empty_database.param
+    for chain, seq in (("system", 1), ("system", 2), ("other", 1)):
+        empty_database.execute_sql(
+            "INSERT INTO audit_log (id, chain, seq, prev_hash, hash, action, created_at)"
+            f" VALUES ({param}, {param}, {param}, 'p', {param}, 'LOGIN_FAILED', {param})",
+            (str(uuid.uuid4()), chain, seq, f"{chain}-{seq}", dt.datetime(2026, 1, 1)))
+    migrator.migrate(empty_database)
+    heads = empty_database.execute_sql("SELECT chain, seq, hash FROM audit_chain_head ORDER BY chain")
+    assert heads.fetchall() == [("other", 1, "other-1"), ("system", 2, "system-2")]
+    proxy.initialize(empty_database)
+    Audit(empty_database, SystemClock()).record("LOGIN_FAILED", ip=None)
+    with tenancy.unscoped("test"):
+        newest = AuditEntry.select().where(AuditEntry.chain == "system").order_by(-AuditEntry.seq).first()
+    assert (newest.seq, newest.prev_hash) == (3, "system-2")

@@ -7,8 +7,10 @@ import json
 import secrets
 import uuid
 
-from appliance.client import crypto
-from tests.support.api import assert_error, audit_entries, call, problem_fields
+from appliance import envelopes, tenancy
+from appliance.client import crypto, lookup
+from appliance.models import Patient
+from tests.support.api import assert_error, audit_entries, call, keys_of, problem_fields
 from tests.support.consent import (
     IDENTITY,
     assert_like_unknown,
@@ -17,6 +19,7 @@ from tests.support.consent import (
     create_patient,
     patient_body,
     patient_rows,
+    sign_patient,
     submit,
     submit_body,
     team,
@@ -104,13 +107,13 @@ def test_creating_a_patient_once_per_lookup_hash_and_practice(client, clock):
     (audited,) = audit_entries("PATIENT_CREATED")
     assert audited.entity_id == patient["id"] and audited.metadata == {}
 
-    again = patient_body(practice.practice) | {"lookupHash": body["lookupHash"]}
+    again = patient_body(practice.practice, lookup_hash=body["lookupHash"])
     assert_error(call(client, "POST", "/api/patients", token=practice.token(), json=again),
                  409, "duplicate_patient")
     assert [str(p.id) for p in patient_rows()] == [patient["id"]]
 
     other = team(client)
-    elsewhere = patient_body(other.practice) | {"lookupHash": body["lookupHash"]}
+    elsewhere = patient_body(other.practice, lookup_hash=body["lookupHash"])
     result = call(client, "POST", "/api/patients", token=other.token(), json=elsewhere)
     assert result.status_code == 201, result.text
     assert len(patient_rows()) == 2
@@ -133,10 +136,74 @@ def test_a_patient_body_that_breaks_the_contract_creates_nothing(client):
     assert patient_rows() == []
 
 
+def test_a_patient_needs_the_practices_signature_of_exactly_what_it_stores(client):
+    """A sealed value needs only the public key: without the signature, anyone who can write
+    to the API or the database could put a valid-looking identity into a patient record."""
+    practice, other = team(client), team(client)
+    body = patient_body(practice.practice)
+    resealed = crypto.seal_field(practice.practice["publicKey"], "patient.lastName", body["id"], "Fälscher")
+    for bad in (body | {"encryptedLastName": resealed},
+                body | {"lookupHash": secrets.token_hex(32)},
+                body | {"encryptedEmail": crypto.seal_field(practice.practice["publicKey"], "patient.email",
+                                                            body["id"], "x@example.org")},
+                body | {"id": str(uuid.uuid4())},
+                patient_body(other.practice) | {k: body[k] for k in body if k != "signature"}):
+        result = call(client, "POST", "/api/patients", token=practice.token(), json=bad)
+        assert_error(result, 400, "invalid_signature")
+        assert problem_fields(result) == {"signature"}
+    for missing in ("id", "signature"):
+        result = call(client, "POST", "/api/patients", token=practice.token(),
+                      json={k: v for k, v in body.items() if k != missing})
+        assert_error(result, 400, "validation_failed")
+        assert problem_fields(result) == {missing}
+    assert patient_rows() == []
+    created = call(client, "POST", "/api/patients", token=practice.token(), json=body)
+    assert created.status_code == 201, created.text
+    assert created.json["id"] == body["id"] and created.json["signature"] == body["signature"]
+
+
+def test_a_client_chosen_patient_id_in_use_is_refused_in_any_practice(client):
+    practice, other = team(client), team(client)
+    patient = create_patient(client, practice)
+    for owner in (practice, other):
+        again = patient_body(owner.practice)
+        again = sign_patient(owner.practice, patient["id"], {k: v for k, v in again.items()
+                                                              if k not in ("id", "signature")})
+        assert_error(call(client, "POST", "/api/patients", token=owner.token(), json=again), 409, "id_taken")
+    assert [str(p.id) for p in patient_rows()] == [patient["id"]]
+
+
+def test_a_patient_the_gdt_import_made_is_confirmed_by_a_staff_signature(client):
+    practice = team(client, "EMPFANG")
+    imported = create_patient(client, practice)
+    with tenancy.unscoped("test setup: a patient as the GDT import leaves it, unsigned"):
+        Patient.update(signature=None).where(Patient.id == uuid.UUID(imported["id"])).execute()
+    statement = {name: imported.get(name) for name in envelopes.STATEMENT_FIELDS["patient"]}
+    signature = crypto.sign_statement(keys_of(practice.practice), "patient", statement)
+    path = f"/api/patients/{imported['id']}/signature"
+
+    assert_error(call(client, "PUT", path, token=practice.token("EMPFANG"), json={"signature": signature}),
+                 403, "forbidden")
+    wrong = crypto.sign_statement(keys_of(practice.practice), "patient", {**statement,
+                                                                          "lookupHash": "0" * 64})
+    assert_error(call(client, "PUT", path, token=practice.token(), json={"signature": wrong}),
+                 400, "invalid_signature")
+    confirmed = call(client, "PUT", path, token=practice.token(), json={"signature": signature})
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json["signature"] == signature
+    (audited,) = audit_entries("PATIENT_CONFIRMED")
+    assert audited.entity_id == imported["id"]
+    assert_error(call(client, "PUT", path, token=practice.token(), json={"signature": signature}),
+                 409, "already_signed")
+    foreign = team(client)
+    assert_error(call(client, "PUT", path, token=foreign.token(), json={"signature": signature}),
+                 404, "not_found")
+
+
 def test_a_patient_is_found_by_the_hash_the_client_computes(client):
     practice = team(client)
     patient = create_patient(client, practice, patient_body(practice.practice, IDENTITY))
-    digest = crypto.lookup_hash(practice.practice["lookupSalt"], "  MÜLLER-lüdenscheidt ",
+    digest = lookup.lookup_hash(practice.practice["lookupSalt"], "  MÜLLER-lüdenscheidt ",
                                 "jürgen", IDENTITY.date_of_birth)
     found = call(client, "GET", f"/api/patients/lookup/{digest}", token=practice.token())
     assert found.status_code == 200, found.text
@@ -161,7 +228,7 @@ def _delete(client, token, patient_id, override=None):
 
 def _sign(client, practice, patient):
     consent = create_consent(client, practice, patientId=patient["id"])
-    result = submit(client, consent["token"], submit_body(practice.practice))
+    result = submit(client, consent["token"], submit_body(client, practice.practice, consent))
     assert result.status_code == 200, result.text
     return consent
 

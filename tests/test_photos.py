@@ -12,7 +12,9 @@ import pytest
 
 from appliance import envelopes
 from appliance.client import crypto
-from tests.support.api import assert_error, audit_actions, audit_entries, call, problem_fields
+from appliance.client.api import photo_statement
+from tests.support import treatment
+from tests.support.api import assert_error, audit_actions, audit_entries, call, keys_of, problem_fields
 from tests.support.consent import create_consent, create_patient, submit, submit_body, team
 from tests.support.photos import (
     IMAGE,
@@ -50,9 +52,13 @@ def assert_nothing_stored(store) -> None:
     assert cleanup_rows() == []
 
 
-def uploaded(client, praxis, patient, image: bytes = IMAGE, role: str = "ARZT",
+def uploaded(client, praxis, patient, image: bytes = IMAGE, role: str = "ARZT", metadata=None,
              **fields) -> tuple[dict, bytes]:
     wrapped_key, ciphertext = encrypt_photo(praxis.practice, image)
+    if metadata is not None:  # sealed to the photo's id, which the ciphertext is bound to
+        photo_id = photo_fields(patient["id"], wrapped_key)["id"]
+        fields["encryptedMetadata"] = crypto.seal_field(praxis.practice["publicKey"], "photo.metadata",
+                                                        photo_id, metadata)
     fields = photo_fields(patient["id"], wrapped_key, **fields)
     result = upload(client, praxis.token(role), fields, ciphertext)
     assert result.status_code == 201, result.text
@@ -60,8 +66,7 @@ def uploaded(client, praxis, patient, image: bytes = IMAGE, role: str = "ARZT",
 
 
 def test_upload_list_download_decrypt_delete(client, praxis, patient, store):
-    metadata = crypto.seal_field(praxis.practice["publicKey"], "photo.metadata", {"note": "vor Botox"})
-    photo, ciphertext = uploaded(client, praxis, patient, encryptedMetadata=metadata,
+    photo, ciphertext = uploaded(client, praxis, patient, metadata={"note": "vor Botox"},
                                  photoConsentGranted="true")
     assert photo["patientId"] == patient["id"] and photo["type"] == "BEFORE"
     assert photo["bodyRegion"] == "GLABELLA" and photo["takenAt"] == "2026-11-28T13:30:00.000Z"
@@ -78,10 +83,11 @@ def test_upload_list_download_decrypt_delete(client, praxis, patient, store):
     assert int(download.headers["Content-Length"]) == len(ciphertext)
     assert download.content == ciphertext
     record = call(client, "GET", f"/api/photos/{photo['id']}", token=praxis.token()).json
-    key = praxis.admin.private_key
-    assert crypto.decrypt_payload(key, record["wrappedKey"], download.content,
-                                  envelopes.PURPOSE_PHOTO) == IMAGE
-    assert crypto.open_field(key, "photo.metadata", record["encryptedMetadata"]) == {"note": "vor Botox"}
+    keys = praxis.admin.keys
+    assert crypto.decrypt_payload(keys, record["wrappedKey"], download.content,
+                                  envelopes.PURPOSE_PHOTO, photo["id"]) == IMAGE
+    assert crypto.open_field(keys, "photo.metadata", photo["id"], record["encryptedMetadata"]) == {
+        "note": "vor Botox"}
 
     deleted = call(client, "DELETE", f"/api/photos/{photo['id']}", token=praxis.token("ARZT"))
     assert deleted.json == {"deleted": True, "objectRemoved": True}
@@ -159,7 +165,7 @@ def test_form_fields_are_checked_before_the_file_is_read(client, praxis, patient
 def test_links_must_name_the_same_patient_of_the_same_practice(client, praxis, patient, store, clock):
     other_patient = create_patient(client, praxis)
     consent = create_consent(client, praxis, patientId=other_patient["id"])
-    assert submit(client, consent["token"], submit_body(praxis.practice)).status_code == 200
+    assert submit(client, consent["token"], submit_body(client, praxis.practice, consent)).status_code == 200
     wrapped_key, ciphertext = encrypt_photo(praxis.practice)
     fields = photo_fields(patient["id"], wrapped_key, consentFormId=consent["id"])
     result = upload(client, praxis.token(), fields, ciphertext)
@@ -180,12 +186,9 @@ def test_links_must_name_the_same_patient_of_the_same_practice(client, praxis, p
 
 
 def test_a_photo_may_be_linked_to_a_treatment_plan_and_filtered_by_it(client, praxis, patient):
-    wrapped, encrypted = crypto.encrypt_payload(praxis.practice["publicKey"], b'{"v":1}',
-                                                envelopes.PURPOSE_TREATMENT_PLAN)
-    plan = call(client, "POST", "/api/treatment-plans", token=praxis.token("ARZT"), json={
-        "patientId": patient["id"], "consentType": "BOTOX", "performedAt": "2026-11-28T14:00:00Z",
-        "encryptedPlan": base64.b64encode(encrypted).decode(), "wrappedKey": wrapped,
-    })
+    staff = treatment.Practice(praxis.admin, praxis.members["ARZT"])
+    plan = call(client, "POST", "/api/treatment-plans", token=praxis.token("ARZT"),
+                json=treatment.plan_body(staff, patient["id"]))
     assert plan.status_code == 201, plan.text
     with_plan, _ = uploaded(client, praxis, patient, treatmentPlanId=plan.json["id"], type="AFTER")
     uploaded(client, praxis, patient, bodyRegion="LIPS")
@@ -206,15 +209,28 @@ def test_a_photo_may_be_linked_to_a_treatment_plan_and_filtered_by_it(client, pr
                 token=praxis.token()).json["treatmentPlanId"] is None
 
 
-def test_the_consent_flag_changes_are_audited(client, praxis, patient):
+def _consent_flag(photo: dict, granted: bool, practice: dict) -> dict:
+    """The PATCH body: the flag and the practice's signature of the photo with it."""
+    statement = {**photo_statement(photo), "photoConsentGranted": granted}
+    return {"photoConsentGranted": granted,
+            "signature": crypto.sign_statement(keys_of(practice), "photo", statement)}
+
+
+def test_the_consent_flag_changes_are_signed_and_audited(client, praxis, patient):
     photo, _ = uploaded(client, praxis, patient)
     assert photo["photoConsentGranted"] is False
     path = f"/api/photos/{photo['id']}/consent"
-    changed = call(client, "PATCH", path, token=praxis.token("ARZT"), json={"photoConsentGranted": True})
-    assert changed.json["photoConsentGranted"] is True
-    call(client, "PATCH", path, token=praxis.token("ARZT"), json={"photoConsentGranted": True})
+    unsigned = {"photoConsentGranted": True, "signature": photo["signature"]}  # signs False
+    assert_error(call(client, "PATCH", path, token=praxis.token("ARZT"), json=unsigned), 400,
+                 "invalid_signature")
+    assert_error(call(client, "PATCH", path, token=praxis.token("ARZT"), json={"photoConsentGranted": True}),
+                 400, "validation_failed")
+    body = _consent_flag(photo, True, praxis.practice)
+    changed = call(client, "PATCH", path, token=praxis.token("ARZT"), json=body)
+    assert changed.json["photoConsentGranted"] is True and changed.json["signature"] == body["signature"]
+    call(client, "PATCH", path, token=praxis.token("ARZT"), json=body)
     assert problem_fields(call(client, "PATCH", path, token=praxis.token(),
-                               json={"photoConsentGranted": "yes"})) == {"photoConsentGranted"}
+                               json={**body, "photoConsentGranted": "yes"})) == {"photoConsentGranted"}
     entries = audit_entries("PHOTO_CONSENT_CHANGED")
     assert [e.metadata for e in entries] == [{"granted": True}]
 
@@ -225,7 +241,8 @@ def test_another_practices_photo_answers_like_one_that_does_not_exist(client, pr
     for method, path, body in (("GET", f"/api/photos/{photo['id']}", None),
                                ("GET", f"/api/photos/{photo['id']}/download", None),
                                ("DELETE", f"/api/photos/{photo['id']}", None),
-                               ("PATCH", f"/api/photos/{photo['id']}/consent", {"photoConsentGranted": True}),
+                               ("PATCH", f"/api/photos/{photo['id']}/consent",
+                                _consent_flag(photo, True, intruder.practice)),
                                ("GET", f"/api/photos/patient/{patient['id']}", None)):
         foreign = call(client, method, path, token=intruder.token(), json=body)
         elsewhere = path.replace(photo["id"], random_id()).replace(patient["id"], random_id())

@@ -13,6 +13,7 @@ from tests.support.photos import cleanup_rows, photo_rows
 from tests.support.s3 import fresh_bucket
 
 IMAGE_BYTES = 3 * 1024 * 1024 + 12345  # not a multiple of the 64 KiB chunk
+THUMBNAIL = b"\xff\xd8\xff\xe0" + secrets.token_bytes(70_000)  # two chunks
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_upload_list_download_decrypt_delete_with_the_reference_client(live_serv
 
     with image.open("rb") as handle:  # encrypted while read, streamed while encrypted
         photo = staff.upload_photo(patient["id"], handle, "BEFORE", "CHEEKS", "2026-11-28T09:15:00+01:00",
-                                   metadata={"caption": "links, Tageslicht"})
+                                   metadata={"caption": "links, Tageslicht"}, thumbnail=THUMBNAIL)
     assert objects() == [f"{staff.practice['id']}/photos/{photo['id']}"]
     listed = staff.list_photos(patient["id"], bodyRegion="CHEEKS")
     assert [p["id"] for p in listed["items"]] == [photo["id"]]
@@ -50,6 +51,7 @@ def test_upload_list_download_decrypt_delete_with_the_reference_client(live_serv
         staff.read_photo(photo["id"], out)
     assert hashlib.sha256(decrypted.read_bytes()).digest() == hashlib.sha256(image.read_bytes()).digest()
     assert staff.photo_metadata(staff.get_photo(photo["id"])) == {"caption": "links, Tageslicht"}
+    assert staff.read_photo_thumbnail(staff.get_photo(photo["id"])) == THUMBNAIL
     assert ciphertext[:64] != image.read_bytes()[:64]
 
     assert staff.delete_photo(photo["id"])["deleted"] is True

@@ -7,8 +7,11 @@ refused is left in the cleanup queue, and the sweep finishes it once the store i
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import logging
+import os
 import socket
 import time
 import uuid
@@ -25,7 +28,7 @@ from appliance.services.objects import Objects, UploadExpired
 from appliance.storage import StoreUnavailable, open_store
 from appliance.storage.keys import photo_key
 from tests.conftest import make_settings
-from tests.support.api import assert_error, audit_actions, audit_entries, call
+from tests.support.api import assert_error, audit_actions, audit_entries, call, remember_keys
 from tests.support.consent import create_patient, team
 from tests.support.photos import (
     IMAGE,
@@ -97,14 +100,59 @@ def test_s3_stopped_during_an_upload_answers_503_and_stores_nothing(
     assert photo_rows() == [] and audit_actions()["PHOTO_UPLOADED"] == 0
     # The store could not confirm the removal while it was down: the key waits in the queue.
     assert [row.reason for row in cleanup_rows()] == ["UPLOAD"]
-    Objects(database, store, clock).sweep()
+    # The part S3 took before it went away stays, unlisted, as an unfinished multipart upload.
+    [unfinished] = s3_server.unfinished_uploads(bucket)
+    assert unfinished.startswith(f"{praxis.practice_id}/photos/")
+    s3_server.begin_upload(bucket, "someone-else/a-file")  # not the appliance's: never touched
+    assert Objects(database, store, clock).sweep().aborted == 0  # it may still be in progress
     assert cleanup_rows() == [] and s3_server.keys(bucket) == []
+    assert s3_server.unfinished_uploads(bucket) == sorted([unfinished, "someone-else/a-file"])
+    clock.advance(hours=2)  # past the upload grace period
+    assert Objects(database, store, clock).sweep().aborted == 1
+    assert s3_server.unfinished_uploads(bucket) == ["someone-else/a-file"]
     # Back up: the same upload works, and readiness is green again.
     retry = raw_request(app, "POST", "/api/photos", praxis.token(), content_type,
                         ActingStream(body, after=len(body), action=lambda: None), len(body))
     assert retry.status_code == 201, retry.body
     assert len(s3_server.keys(bucket)) == 1 and cleanup_rows() == []
     assert client.simulate_get("/api/health/ready").status_code == 200
+
+
+def test_a_full_disk_answers_507_names_the_cause_in_the_log_and_fails_readiness(
+        tmp_path, database_url, database, clock, praxis, patient, monkeypatch, caplog):
+    root = tmp_path / "objects"
+    settings = make_settings(tmp_path, database_url, storage={"directory": str(root)})
+    client = falcon_client(create_app(settings, database, store=open_store(settings), clock=clock))
+    wrapped_key, ciphertext = encrypt_photo(praxis.practice)
+    stored = upload(client, praxis.token(), photo_fields(patient["id"], wrapped_key), ciphertext)
+    assert stored.status_code == 201, stored.text
+    real_fsync = os.fsync
+
+    def disk_full(fd: int) -> None:  # what a full file system answers when the data is flushed
+        if os.path.realpath(f"/proc/self/fd/{fd}").startswith(str(root)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    wrapped_key, ciphertext = encrypt_photo(praxis.practice)
+    with caplog.at_level(logging.WARNING, logger="appliance"):
+        result = upload(client, praxis.token(), photo_fields(patient["id"], wrapped_key), ciphertext)
+    assert_error(result, 507, "storage_full")
+    [line] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert line.name == "appliance.objects" and os.strerror(errno.ENOSPC) in line.cause
+    monkeypatch.undo()
+    assert [str(row.id) for row in photo_rows()] == [stored.json["id"]]  # nothing half-written
+    download = call(client, "GET", f"/api/photos/{stored.json['id']}/download", token=praxis.token())
+    assert download.status_code == 200  # reading still works
+
+    free_mb = open_store(settings).free_bytes() // (1024 * 1024)
+    assert client.simulate_get("/api/health/ready").status_code == 200
+    low = make_settings(tmp_path, database_url,
+                        storage={"directory": str(root), "min_free_mb": free_mb + 1024})
+    low_client = falcon_client(create_app(low, database, store=open_store(low), clock=clock))
+    ready = low_client.simulate_get("/api/health/ready")
+    assert ready.status_code == 503 and ready.json["error"]["details"]["database"] == "ok"
+    assert ready.json["error"]["details"]["objectStore"].startswith("low free space")
 
 
 @pytest.mark.parametrize("engine", ["postgresql"])
@@ -176,7 +224,8 @@ def test_a_connection_cut_midway_through_a_real_server_stores_nothing(
     server = live_server(**env)
     staff = StaffClient(server.url)
     staff.register("cut@praxis.example", "ein-langes-passwort", "Dr. Cut")
-    staff.create_practice("Praxis Cut", "cut@praxis.example", "tresor-passwort-1")
+    staff.create_practice("Praxis Cut", "cut@praxis.example", "Tresor im Keller, 2026!")
+    remember_keys(staff.keys)
     patient = staff.create_patient(Identity("Eva", "Schnitt", "1970-01-01"))
     wrapped_key, ciphertext = encrypt_photo(staff.practice, IMAGE + bytes(8 * 1024 * 1024))
     body = MultipartBody(photo_fields(patient["id"], wrapped_key), [ciphertext], len(ciphertext))
@@ -246,11 +295,12 @@ def test_erasing_a_patient_removes_photos_and_objects_even_if_the_store_fails_mi
         settings, database, clock, store, praxis, patient):
     flaky = FlakyStore(store, deletes_ok=1)
     client = falcon_client(create_app(settings, database, store=flaky, clock=clock))
-    wrapped_key, ciphertext = encrypt_photo(praxis.practice)
     for _ in range(3):
+        wrapped_key, ciphertext = encrypt_photo(praxis.practice)
         result = upload(client, praxis.token(), photo_fields(patient["id"], wrapped_key), ciphertext)
         assert result.status_code == 201
     other = create_patient(client, praxis)
+    wrapped_key, ciphertext = encrypt_photo(praxis.practice)
     kept = upload(client, praxis.token(), photo_fields(other["id"], wrapped_key), ciphertext).json
 
     erased = call(client, "DELETE", f"/api/patients/{patient['id']}", token=praxis.token())

@@ -23,6 +23,7 @@ from appliance.services.container import build_services
 from appliance.storage import open_store
 from tests.conftest import ROOT
 from tests.support.api import auth_header, founder
+from tests.support.consent import consent_body
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 
@@ -33,7 +34,7 @@ def ctx(database, clock, settings):
 
 
 def _pending_consent(client, admin) -> str:
-    result = client.simulate_post("/api/consent", json={"type": "BOTOX"},
+    result = client.simulate_post("/api/consent", json=consent_body(admin.practice),
                                   headers=auth_header(admin.token))
     assert result.status_code == 201, result.text
     return result.json["id"]
@@ -123,7 +124,7 @@ def test_nightly_export_is_encrypted_and_opens_with_the_vault(client, ctx, live_
     server = live_server()
     staff = StaffClient(server.url)
     staff.token = admin.token
-    staff.private_key = admin.private_key
+    staff.keys = admin.keys
     [export] = staff.audit_exports()["items"]
     assert (export["firstSeq"], export["lastSeq"], export["rows"]) == (1, 3, 3)
     raw = open_store_object(ctx, export)

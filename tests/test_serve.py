@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 import psycopg2
 import requests
 
-from tests.conftest import ROOT, LiveServer, free_port, server_env
+from appliance.serve import exposed_without_proxy
+from tests.conftest import ROOT, LiveServer, free_port, make_settings, server_env
+from tests.support.slow_clients import SlowClients
 
 
 def _embedded_env(tmp_path, port: int) -> dict[str, str]:
@@ -55,11 +57,11 @@ def test_serve_refuses_to_start_on_an_unmigrated_database(tmp_path):
 
 
 def test_chunked_body_over_the_limit_is_a_413(live_server):
-    server = live_server(APPLIANCE_SERVER_MAX_BODY_BYTES="2048")
+    server = live_server(APPLIANCE_SERVER_MAX_BODY_BYTES="1048576")  # the smallest allowed
 
     def body():
         yield b'{"email": "'
-        for _ in range(10):
+        for _ in range(1100):
             yield b"a" * 1000
         yield b'"}'
 
@@ -143,3 +145,27 @@ def test_an_idle_connection_outlives_the_proxys_idle_timeout(live_server):
         assert _get_health(sock).startswith(b"HTTP/1.1 200")
         time.sleep(3)
         assert _get_health(sock).startswith(b"HTTP/1.1 200")
+
+
+def test_idle_and_slow_clients_do_not_stall_the_api(live_server):
+    """40 connections that never send a byte and 40 that send their head a byte every half
+    second, against 2 workers of 4 threads: a normal client is not held up, and every slow head
+    is cut off at server.header_timeout."""
+    server = live_server(APPLIANCE_SERVER_HEADER_TIMEOUT="3", APPLIANCE_SERVER_THREADS="4")
+    port = urlsplit(server.url).port
+    with SlowClients(port, idle=40, slow=40) as attack:
+        latencies = attack.probe(server.url + "/api/health", seconds=5)
+        closed = attack.slow_closed(within=10)
+    print(f"{len(latencies)} requests under attack: slowest {max(latencies):.3f} s,"
+          f" median {sorted(latencies)[len(latencies) // 2]:.3f} s; {closed}/40 slow heads cut off")
+    assert max(latencies) < 1.0  # the issue's bound: not held up by more than a second
+    assert closed == 40
+
+
+def test_serve_warns_when_it_listens_beyond_loopback_without_a_proxy(tmp_path):
+    settings = make_settings(tmp_path, server={"bind": "0.0.0.0:8000"})
+    assert exposed_without_proxy(settings)
+    assert not exposed_without_proxy(make_settings(tmp_path, server={"bind": "127.0.0.1:8000"}))
+    assert not exposed_without_proxy(make_settings(tmp_path, server={"bind": "[::1]:8000"}))
+    assert not exposed_without_proxy(make_settings(
+        tmp_path, server={"bind": "0.0.0.0:8000", "trusted_proxies": ["10.0.0.1"]}))

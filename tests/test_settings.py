@@ -53,15 +53,42 @@ def test_problems_name_the_key(tmp_path):
         ({"server": {"public_entry_header": "X Entry:"}}, "server.public_entry_header"),
         ({"server": {"trusted_proxies": ["10.0.0.0/33"]}}, "server.trusted_proxies"),
         ({"database": {"url": "mysql://x"}}, "database.url"),
+        ({"database": {"backup_url": "postgresql://replica/appliance"}}, "database.backup_url"),
+        ({"database": {"url": "postgresql://db/a", "backup_url": "sqlite:///x.db"}}, "database.backup_url"),
+        ({"database": {"backup_max_lag": 0}}, "database.backup_max_lag"),
         ({"storage": {"backend": "ftp"}}, "storage.backend"),
         ({"smtp": {"host": "mail.local"}}, "smtp.sender"),
         ({"auth": {"sync_secret": "short"}}, "auth.sync_secret"),
         ({"gdt": {"exchange_root": "relative/gdt"}}, "gdt.exchange_root"),
+        # A consent submit takes up to about 700 KB (docs/crypto.md): the limit cannot be lower.
+        ({"server": {"max_body_bytes": 1024 * 1024 - 1}}, "server.max_body_bytes"),
+        ({"server": {"max_body_bytes": 64 * 1024 * 1024 + 1}}, "server.max_body_bytes"),
+        ({"gdt": {"exchange_root": "/nonexistent/gdt"}}, "/nonexistent/gdt does not exist"),
+        ({"database": {"connect_timeout": 0}}, "database.connect_timeout"),
+        ({"app": {"impressum_url": "http://praxis.de/impressum"}}, "app.impressum_url"),
+        ({"app": {"privacy_url": "https://praxis.de/\"><script>"}}, "app.privacy_url"),
     ],
 )
 def test_invalid_values_are_refused(tmp_path, data, problem):
     with pytest.raises(s.ConfigError, match=problem):
         build(tmp_path, data)
+
+
+@pytest.mark.parametrize("name", ["APPLIANCE_DATABSE_URL", "APPLIANCE_SMPT_HOST", "APPLIANCE_LOGLEVEL"])
+def test_a_misspelt_section_in_the_environment_is_refused_by_its_name(tmp_path, name):
+    """A typo in the section must not leave the setting at its default without a word."""
+    with pytest.raises(s.ConfigError) as caught:
+        build(tmp_path, env={name: "postgresql://appliance@db/appliance"})
+    assert f"{name}: unknown environment variable" in str(caught.value)
+
+
+def test_an_exchange_root_that_is_a_file_is_refused(tmp_path):
+    afile = tmp_path / "gdt"
+    afile.write_text("")
+    with pytest.raises(s.ConfigError, match="is not a directory"):
+        build(tmp_path, {"gdt": {"exchange_root": str(afile)}})
+    (tmp_path / "share").mkdir()
+    assert build(tmp_path, {"gdt": {"exchange_root": str(tmp_path / "share")}}).gdt.exchange_root
 
 
 def test_production_refuses_missing_secrets(tmp_path):

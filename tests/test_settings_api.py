@@ -13,6 +13,10 @@ DEFAULTS = {
     "timezone": "Europe/Berlin",
     "locale": "de",
     "publicBaseUrl": None,
+    "practiceTexts": {},
+    "impressumUrl": None,
+    "privacyUrl": None,
+    "vaultIdleMinutes": 15,
 }
 
 
@@ -49,6 +53,8 @@ def test_valid_values_round_trip(client):
         ({"publicBaseUrl": "https://praxis.example/einwilligung/"},
          {"publicBaseUrl": "https://praxis.example/einwilligung"}),
         ({"publicBaseUrl": "http://192.168.10.5:8080"}, {"publicBaseUrl": "http://192.168.10.5:8080"}),
+        ({"vaultIdleMinutes": 1}, {"vaultIdleMinutes": 1}),
+        ({"vaultIdleMinutes": 240}, {"vaultIdleMinutes": 240}),
     ]
     expected = dict(DEFAULTS)
     for body, stored in changes:
@@ -59,9 +65,11 @@ def test_valid_values_round_trip(client):
         assert _get(client, practice).json == expected, body
 
     everything = {"enabledConsentTypes": ["FILLER"], "defaultConsentExpiry": 14, "brandColor": "#123abc",
-                  "timezone": "Europe/Vienna", "locale": "de", "publicBaseUrl": None}
-    assert _patch(client, practice, everything).json == everything
-    assert _get(client, practice).json == everything
+                  "timezone": "Europe/Vienna", "locale": "de", "publicBaseUrl": None,
+                  "impressumUrl": "https://praxis.example/impressum", "privacyUrl": None,
+                  "vaultIdleMinutes": 30}
+    assert _patch(client, practice, everything).json == {**everything, "practiceTexts": {}}
+    assert _get(client, practice).json == {**everything, "practiceTexts": {}}
 
     entries = audit_entries("PRACTICE_SETTINGS_UPDATED")
     assert len(entries) == len(changes) + 1
@@ -72,6 +80,10 @@ def test_valid_values_round_trip(client):
 
 
 INVALID = [
+    ({"vaultIdleMinutes": 0}, "vaultIdleMinutes"),
+    ({"vaultIdleMinutes": 241}, "vaultIdleMinutes"),
+    ({"vaultIdleMinutes": 15.5}, "vaultIdleMinutes"),
+    ({"vaultIdleMinutes": None}, "vaultIdleMinutes"),
     ({"defaultConsentExpiry": 0}, "defaultConsentExpiry"),
     ({"defaultConsentExpiry": 91}, "defaultConsentExpiry"),
     ({"defaultConsentExpiry": "7"}, "defaultConsentExpiry"),
@@ -107,13 +119,35 @@ INVALID = [
     ({"locale": "en", "brandColor": "red"}, "brandColor"),
     ({"locale": "en", "timezone": "Mars/Base"}, "timezone"),
     ({"defaultConsentExpiry": 30, "publicBaseUrl": "ftp://x"}, "publicBaseUrl"),
+    # the practice's own text per consent type: a title and plain-text paragraphs, within limits
+    ({"practiceTexts": {"TATTOO": None}}, "practiceTexts"),
+    ({"practiceTexts": {"BOTOX": {"title": "Preise"}}}, "practiceTexts.BOTOX.paragraphs"),
+    ({"practiceTexts": {"BOTOX": {"title": "", "paragraphs": ["x"]}}}, "practiceTexts.BOTOX.title"),
+    ({"practiceTexts": {"BOTOX": {"title": "   ", "paragraphs": ["x"]}}}, "practiceTexts.BOTOX.title"),
+    ({"practiceTexts": {"BOTOX": {"title": "x" * 121, "paragraphs": ["x"]}}}, "practiceTexts.BOTOX.title"),
+    ({"practiceTexts": {"BOTOX": {"title": "Preise", "paragraphs": []}}}, "practiceTexts.BOTOX.paragraphs"),
+    ({"practiceTexts": {"BOTOX": {"title": "Preise", "paragraphs": ["x"] * 11}}},
+     "practiceTexts.BOTOX.paragraphs"),
+    ({"practiceTexts": {"BOTOX": {"title": "Preise", "paragraphs": ["Zeile 1\nZeile 2"]}}},
+     "practiceTexts.BOTOX.paragraphs.0"),
+    ({"practiceTexts": {"BOTOX": {"title": "Preise\t", "paragraphs": ["x"]}}}, "practiceTexts.BOTOX.title"),
+    ({"practiceTexts": {"BOTOX": {"title": "Preise", "paragraphs": ["x" * 2001]}}},
+     "practiceTexts.BOTOX.paragraphs.0"),
+    ({"practiceTexts": {"BOTOX": {"title": "Preise", "paragraphs": ["x" * 2000] * 3}}},
+     "practiceTexts.BOTOX"),
+    ({"practiceTexts": {"BOTOX": {"title": "Preise", "paragraphs": ["x"], "html": "<b>"}}},
+     "practiceTexts.BOTOX"),
+    ({"locale": "en", "practiceTexts": {"BOTOX": {"title": "Preise", "paragraphs": [" "]}}},
+     "practiceTexts.BOTOX.paragraphs.0"),
 ]
 
 
 def test_an_invalid_value_changes_nothing(client):
     practice = team(client)
     custom = {"enabledConsentTypes": ["BOTOX", "FILLER"], "defaultConsentExpiry": 10, "brandColor": "#334455",
-              "timezone": "Europe/Zurich", "locale": "de", "publicBaseUrl": "https://praxis.example"}
+              "timezone": "Europe/Zurich", "locale": "de", "publicBaseUrl": "https://praxis.example",
+              "impressumUrl": None, "privacyUrl": "https://praxis.example/datenschutz",
+              "vaultIdleMinutes": 20}
     assert _patch(client, practice, custom).status_code == 200
     audited = len(audit_entries("PRACTICE_SETTINGS_UPDATED"))
 
@@ -121,5 +155,15 @@ def test_an_invalid_value_changes_nothing(client):
         result = _patch(client, practice, body)
         assert_error(result, 400, "validation_failed")
         assert field in problem_fields(result), (body, result.json)
-        assert _get(client, practice).json == custom, body
+        assert _get(client, practice).json == {**custom, "practiceTexts": {}}, body
     assert len(audit_entries("PRACTICE_SETTINGS_UPDATED")) == audited
+
+
+def test_every_member_reads_the_vault_idle_time_with_the_practice(client):
+    """The staff app locks the vault after it; reception too, so it is not an ADMIN setting
+    to read."""
+    practice = team(client, "ARZT", "EMPFANG")
+    assert _patch(client, practice, {"vaultIdleMinutes": 5}).status_code == 200
+    for role in ("ADMIN", "ARZT", "EMPFANG"):
+        result = call(client, "GET", "/api/practice", token=practice.token(role))
+        assert result.status_code == 200 and result.json["vaultIdleMinutes"] == 5, role

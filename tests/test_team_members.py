@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from appliance import tenancy
+from appliance.clock import isoformat
 from appliance.http.errors import ApiError
 from appliance.mail import DisabledMailer
 from appliance.models import database as models_database
@@ -36,7 +37,7 @@ def _remove(client, token: str, user_id: str):
     return call(client, "DELETE", f"/api/team/members/{user_id}", token=token)
 
 
-def test_members_are_listed_with_role_join_date_and_two_factor(client):
+def test_members_are_listed_with_role_join_date_and_two_factor(client, clock):
     admin = founder(client)
     arzt = joined_member(client, admin.token, "ARZT", name="Dr. Ben Kollege")
     register(client)  # an account in no practice is not listed
@@ -49,7 +50,7 @@ def test_members_are_listed_with_role_join_date_and_two_factor(client):
     by_id = {item["id"]: item for item in listed.json["items"]}
     assert by_id[arzt.user_id] == {
         "id": arzt.user_id, "name": "Dr. Ben Kollege", "email": arzt.email, "role": "ARZT",
-        "joinedAt": "2026-11-30T09:00:00.000Z", "twoFactorEnabled": False,
+        "joinedAt": isoformat(clock.now()), "twoFactorEnabled": False,
     }
     assert by_id[admin.account.user_id]["role"] == "ADMIN"
     paged = call(client, "GET", "/api/team/members?limit=1&page=2", token=admin.token).json

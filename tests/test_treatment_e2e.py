@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from appliance.client import crypto
 from appliance.client.api import ApiError, Identity, StaffClient
 from tests.support.consent import raw_dump
 from tests.support.treatment import PLAN, PLAN_SECRETS, template_body
@@ -32,7 +33,7 @@ def staff(server):
 def _same_session(server, staff: StaffClient) -> StaffClient:
     """Another client of the same member (login is rate limited per IP, so reuse the token)."""
     other = StaffClient(server.url)
-    other.token, other.practice, other.private_key = staff.token, staff.practice, staff.private_key
+    other.token, other.practice, other.keys = staff.token, staff.practice, staff.keys
     return other
 
 
@@ -57,10 +58,10 @@ def test_the_reference_client_creates_reads_updates_and_decrypts_plans(server, s
     assert updated["version"] == 2 and updated["performedAt"] == "2026-11-29T10:00:00.000Z"
     assert staff.decrypt_plan(staff.get_plan(created["id"])) == changed
 
-    # A ciphertext moved to another patient's plan does not open as theirs.
+    # A plan moved to another patient is not the one the practice signed.
     other = staff.create_patient(Identity("Olga", "Nowak", "1990-01-01"))
     moved = {**record, "patientId": other["id"]}
-    with pytest.raises(ValueError, match="another patient"):
+    with pytest.raises(crypto.SignatureInvalid):
         reader.decrypt_plan(moved)
 
     dump = raw_dump(database)

@@ -26,7 +26,7 @@ from tests.support.treatment import (
     plan_row,
     plan_rows,
     practice,
-    sealed_plan,
+    update_body,
 )
 
 PLANS = "/api/treatment-plans"
@@ -65,7 +65,7 @@ def test_create_read_and_decrypt_a_plan_linked_to_consent_and_template(client, p
     assert_documented(client, "GET", PLANS + "/{id}", read)
     listed = call(client, "GET", f"{PLANS}/patient/{patient['id']}", token=praxis.admin.token)
     assert_documented(client, "GET", PLANS + "/patient/{patient_id}", listed)
-    assert open_plan(praxis, read.json) == {"v": 1, "patientId": patient["id"], "plan": PLAN}
+    assert open_plan(praxis, read.json) == PLAN
     assert bytes(plan_row(plan["id"]).encrypted_plan) == base64.b64decode(body["encryptedPlan"])
 
     assert audit_actions(praxis.arzt.user_id)["TREATMENT_PLAN_CREATED"] == 1
@@ -126,7 +126,7 @@ def test_another_practice_cannot_see_change_or_delete_a_plan(client, praxis, pat
         assert_error(call(client, "GET", f"{PLANS}/{plan['id']}", token=token), 404, "not_found")
         assert_error(call(client, "GET", f"{PLANS}/patient/{patient['id']}", token=token), 404, "not_found")
         assert_error(call(client, "PATCH", f"{PLANS}/{plan['id']}", token=token, headers=if_match(1),
-                          json=sealed_plan(stranger, patient["id"])), 404, "not_found")
+                          json=update_body(stranger, plan)), 404, "not_found")
         assert_error(call(client, "DELETE", f"{PLANS}/{plan['id']}", token=token), 404, "not_found")
     row = plan_row(plan["id"])
     assert row.version == 1 and base64.b64encode(bytes(row.encrypted_plan)).decode() == plan["encryptedPlan"]
@@ -182,8 +182,8 @@ def test_invalid_plan_bodies_are_400_naming_the_field_and_write_nothing(client, 
 def test_update_needs_the_version_read_and_refuses_a_lost_update(client, praxis, patient):
     plan = create_plan(client, praxis, patient["id"])
     path = f"{PLANS}/{plan['id']}"
-    mine = sealed_plan(praxis, patient["id"], {**PLAN, "notes": "meine Änderung"})
-    theirs = sealed_plan(praxis, patient["id"], {**PLAN, "notes": "Änderung der Kollegin"})
+    mine = update_body(praxis, plan, {**PLAN, "notes": "meine Änderung"})
+    theirs = update_body(praxis, plan, {**PLAN, "notes": "Änderung der Kollegin"})
 
     assert_error(call(client, "PATCH", path, token=praxis.arzt.token, json=mine), 428,
                  "precondition_required")
@@ -201,11 +201,12 @@ def test_update_needs_the_version_read_and_refuses_a_lost_update(client, praxis,
     assert body["error"]["details"] == {"currentVersion": 2} and lost.headers["ETag"] == '"2"'
 
     stored = call(client, "GET", path, token=praxis.arzt.token).json
-    assert open_plan(praxis, stored)["plan"]["notes"] == "meine Änderung"
+    assert open_plan(praxis, stored)["notes"] == "meine Änderung"
     assert audit_actions()["TREATMENT_PLAN_UPDATED"] == 1
     (entry,) = audit_entries("TREATMENT_PLAN_UPDATED")
     assert entry.metadata == {"version": 2, "fields": []}
 
+    theirs = update_body(praxis, stored, {**PLAN, "notes": "Änderung der Kollegin"})
     again = call(client, "PATCH", path, token=praxis.admin.token, json=theirs, headers=if_match(2))
     assert again.status_code == 200 and again.json["version"] == 3
     assert_error(call(client, "PATCH", f"{PLANS}/{uuid.uuid4()}", token=praxis.arzt.token, json=mine,
@@ -218,25 +219,24 @@ def test_update_changes_and_checks_the_links(client, praxis, patient):
     path = f"{PLANS}/{plan['id']}"
     others_form = create_consent(client, praxis, create_patient(client, praxis)["id"])
     refused = call(client, "PATCH", path, token=praxis.arzt.token, headers=if_match(1),
-                   json={**sealed_plan(praxis, patient["id"]), "consentFormId": others_form["id"]})
+                   json=update_body(praxis, plan, consentFormId=others_form["id"]))
     assert_error(refused, 400, "consent_form_mismatch")
     assert plan_row(plan["id"]).version == 1
 
     form = create_consent(client, praxis, patient["id"], "FILLER")
-    changed = call(client, "PATCH", path, token=praxis.arzt.token, headers=if_match(1), json={
-        **sealed_plan(praxis, patient["id"]), "consentFormId": form["id"], "consentType": "FILLER",
-        "templateId": None, "performedAt": "2026-11-29T08:00:00Z",
-    })
+    changed = call(client, "PATCH", path, token=praxis.arzt.token, headers=if_match(1), json=update_body(
+        praxis, plan, consentFormId=form["id"], consentType="FILLER", templateId=None,
+        performedAt="2026-11-29T08:00:00Z"))
     assert changed.status_code == 200, changed.text
     assert {k: changed.json[k] for k in ("consentFormId", "consentType", "templateId", "performedAt")} == {
         "consentFormId": form["id"], "consentType": "FILLER", "templateId": None,
         "performedAt": "2026-11-29T08:00:00.000Z"}
     # Changing the type alone must still fit the linked consent form.
     mismatch = call(client, "PATCH", path, token=praxis.arzt.token, headers=if_match(2),
-                    json={**sealed_plan(praxis, patient["id"]), "consentType": "BOTOX"})
+                    json=update_body(praxis, changed.json, consentType="BOTOX"))
     assert_error(mismatch, 400, "consent_form_mismatch")
     missing = call(client, "PATCH", path, token=praxis.arzt.token, headers=if_match(2),
-                   json={**sealed_plan(praxis, patient["id"]), "templateId": str(uuid.uuid4())})
+                   json=update_body(praxis, changed.json, templateId=str(uuid.uuid4())))
     assert_error(missing, 404, "not_found")
     assert plan_row(plan["id"]).version == 2
 
@@ -296,3 +296,27 @@ def test_erasing_a_patient_with_a_recent_plan_needs_the_override_and_removes_the
     assert plan_rows() == []
     [entry] = audit_entries("PATIENT_DELETED")
     assert entry.metadata["treatmentPlans"] == 1 and entry.metadata["retentionOverride"] is True
+
+
+def test_a_plan_needs_the_practices_signature_of_exactly_what_it_stores(client, praxis, patient):
+    other = create_patient(client, praxis)
+    body = plan_body(praxis, patient["id"])
+    for bad in (body | {"patientId": other["id"]}, body | {"performedAt": "2026-11-28T14:31:00Z"},
+                body | {"consentType": "FILLER"}, body | {"id": str(uuid.uuid4())},
+                body | {"wrappedKey": plan_body(praxis, patient["id"])["wrappedKey"]}):
+        result = call(client, "POST", PLANS, token=praxis.arzt.token, json=bad)
+        assert_error(result, 400, "invalid_signature")
+        assert problem_fields(result) == {"signature"}
+    assert plan_rows() == []
+    created = call(client, "POST", PLANS, token=praxis.arzt.token, json=body)
+    assert created.status_code == 201 and created.json["signature"] == body["signature"]
+
+    update = update_body(praxis, created.json, {**PLAN, "notes": "geändert"})
+    for stale in ({**update, "signature": body["signature"]},  # the version-1 statement
+                  update_body(praxis, {**created.json, "version": 2})):  # signs version 3
+        result = call(client, "PATCH", f"{PLANS}/{body['id']}", token=praxis.arzt.token, headers=if_match(1),
+                      json=stale)
+        assert_error(result, 400, "invalid_signature")
+    assert plan_row(body["id"]).version == 1
+    again = call(client, "POST", PLANS, token=praxis.arzt.token, json=body)
+    assert_error(again, 409, "id_taken")

@@ -14,9 +14,8 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Protocol
-
-import stripe
 
 MAX_RETRIES = 2
 #: Seconds a webhook signature stays valid (Stripe's own default): older replays are refused.
@@ -61,9 +60,18 @@ def _idempotency_key(purpose: str) -> str:
     return f"appliance-{purpose}-{uuid.uuid4()}"
 
 
+def _sdk() -> ModuleType:
+    """The SDK (and aiohttp with it) is imported on first use: with billing off, the default,
+    no worker pays for it at start-up or in memory."""
+    import stripe
+
+    return stripe
+
+
 class StripeGateway:
     def __init__(self, secret_key: str, webhook_secret: str, *, api_base: str = "", timeout: float = 10,
                  max_retries: int = MAX_RETRIES):
+        stripe = _sdk()
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base.rstrip("/")} if api_base else None,
@@ -74,6 +82,7 @@ class StripeGateway:
 
     @staticmethod
     def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        stripe = _sdk()
         try:
             return method(*args, **kwargs)
         except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
@@ -148,6 +157,7 @@ class StripeGateway:
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> dict:
         """The event as a plain dict, once its signature and timestamp were checked."""
+        stripe = _sdk()
         try:
             stripe.WebhookSignature.verify_header(
                 payload.decode("utf-8"), signature, self._webhook_secret, SIGNATURE_TOLERANCE

@@ -1,9 +1,9 @@
-"""Client-side crypto for contract version 1 (see docs/crypto.md).
+"""Client-side crypto for contract version 2 (see docs/crypto.md).
 
-Everything that needs the vault password or the practice secret key happens here, in the
+Everything that needs the vault password or a practice secret key happens here, in the
 client, never on the server. The Python reference client and the test suite use this module;
-browser clients implement the same contract and are checked against the test vectors in
-docs/crypto.md.
+the browser clients use `appliance/web/src/crypto/contract.js`, and both pass the test
+vectors in docs/crypto.md.
 """
 
 from __future__ import annotations
@@ -12,17 +12,18 @@ import base64
 import itertools
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
-from datetime import date
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from nacl import bindings
-from nacl.exceptions import CryptoError
+from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.pwhash import argon2id
 from nacl.secret import SecretBox
+from nacl.signing import SigningKey, VerifyKey
 from nacl.utils import random as random_bytes
+from zxcvbn import zxcvbn
 
 from appliance import envelopes as env
 
@@ -31,42 +32,75 @@ ByteSource = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
 _TAG_MESSAGE = bindings.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 _TAG_FINAL = bindings.crypto_secretstream_xchacha20poly1305_TAG_FINAL
 _CIPHER_CHUNK_BYTES = env.CHUNK_BYTES + env.STREAM_CHUNK_OVERHEAD
-
-# The Unicode White_Space property, spelled out so other clients (JavaScript's \s differs)
-# collapse exactly the same characters.
-_WHITESPACE = re.compile(
-    r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
-)
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: zxcvbn's top score: at least 10^10 estimated guesses.
+VAULT_PASSWORD_MIN_SCORE = 4
 
 
 class DecryptionError(ValueError):
-    """Data did not open; callers must never fall back to partial or unchecked plaintext."""
+    """Data did not open or did not check out; never fall back to partial or unchecked data."""
 
 
 class VaultLocked(DecryptionError):
     """The vault password is wrong (or the vault envelope was altered)."""
 
 
-class FieldMismatch(DecryptionError):
-    """A sealed value names another field: it was copied from elsewhere."""
+class KeyMismatch(DecryptionError):
+    """The server serves practice keys that are not the ones in the vault."""
+
+
+class BindingMismatch(DecryptionError):
+    """A sealed value names another field or record: it was copied from elsewhere."""
 
 
 class PayloadError(DecryptionError):
-    """A payload is truncated, extended, tampered with, or meant for another key or purpose."""
+    """A payload is truncated, extended, tampered with, or meant for another key, purpose or
+    record."""
 
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
+class SignatureInvalid(DecryptionError):
+    """A staff record's signature is missing or does not match what it says."""
+
+
+class WeakVaultPassword(ValueError):
+    """The vault password is too easy to guess for a key that protects every patient."""
+
+
+_b64 = env.b64
 
 
 # --- practice keys and vault ---------------------------------------------------------------
 
 
-def generate_practice_keys() -> tuple[str, PrivateKey]:
-    """Create the practice key pair; only the public half ever reaches the server in clear."""
-    private_key = PrivateKey.generate()
-    return _b64(bytes(private_key.public_key)), private_key
+@dataclass(frozen=True)
+class PracticeKeys:
+    """The practice's secret keys, as the unlocked vault holds them."""
+
+    box: PrivateKey
+    signing: SigningKey
+
+    @property
+    def public_key(self) -> str:
+        return _b64(bytes(self.box.public_key))
+
+    @property
+    def signing_key(self) -> str:
+        return _b64(bytes(self.signing.verify_key))
+
+
+def generate_practice_keys() -> PracticeKeys:
+    """The practice's key pairs; only the public halves ever reach the server in clear."""
+    return PracticeKeys(PrivateKey.generate(), SigningKey.generate())
+
+
+def check_vault_password(password: str, user_inputs: Iterable[str] = ()) -> None:
+    """Refuse a vault password a strength estimator rates below its top score. The server
+    never sees the password, so only a client can check it (at creation and change)."""
+    texts = [str(text) for text in user_inputs]
+    words = [word for text in texts for word in re.split(r"[\W_]+", text.lower()) if word]
+    result = zxcvbn(password, user_inputs=texts + words)
+    if result["score"] < VAULT_PASSWORD_MIN_SCORE:
+        hint = " ".join([result["feedback"].get("warning") or "", *result["feedback"]["suggestions"]])
+        raise WeakVaultPassword(f"the vault password is too weak. {hint}".strip())
 
 
 def _vault_key(password: str, salt: bytes, opslimit: int, memlimit: int) -> bytes:
@@ -80,13 +114,13 @@ def _vault_key(password: str, salt: bytes, opslimit: int, memlimit: int) -> byte
 
 
 def make_vault_envelope(
-    private_key: PrivateKey,
+    keys: PracticeKeys,
     password: str,
     *,
     opslimit: int = argon2id.OPSLIMIT_INTERACTIVE,
     memlimit: int = argon2id.MEMLIMIT_INTERACTIVE,
 ) -> dict[str, Any]:
-    """Wrap the practice secret key with the vault password, in the form the server stores."""
+    """Wrap both practice secret keys with the vault password, in the form the server stores."""
     if not (
         env.VAULT_OPSLIMIT_MIN <= opslimit <= env.VAULT_OPSLIMIT_MAX
         and env.VAULT_MEMLIMIT_MIN <= memlimit <= env.VAULT_MEMLIMIT_MAX
@@ -95,6 +129,7 @@ def make_vault_envelope(
     salt = random_bytes(env.VAULT_SALT_BYTES)
     nonce = random_bytes(env.VAULT_NONCE_BYTES)
     box = SecretBox(_vault_key(password, salt, opslimit, memlimit))
+    secrets = bytes(keys.box) + bytes(keys.signing)
     return {
         "v": env.CONTRACT_VERSION,
         "kdf": env.VAULT_KDF,
@@ -102,57 +137,87 @@ def make_vault_envelope(
         "memlimit": memlimit,
         "salt": _b64(salt),
         "nonce": _b64(nonce),
-        "ciphertext": _b64(box.encrypt(bytes(private_key), nonce).ciphertext),
+        "ciphertext": _b64(box.encrypt(secrets, nonce).ciphertext),
     }
 
 
-def unlock_vault(envelope: dict[str, Any], password: str) -> PrivateKey:
-    """Recover the practice secret key; the envelope is checked first so a tampered one
-    cannot make the client run an absurd KDF."""
+def unlock_vault(envelope: dict[str, Any], password: str, *, public_key: str | None = None,
+                 signing_key: str | None = None) -> PracticeKeys:
+    """Recover the practice keys. The envelope is checked first, so a tampered one cannot
+    make the client run an absurd KDF; the keys the server serves, when given, must be the
+    vault's, or the client would encrypt to (and trust signatures of) someone else's keys."""
     checked = env.validate_vault_envelope(envelope)
     salt = base64.b64decode(checked["salt"])
     nonce = base64.b64decode(checked["nonce"])
     ciphertext = base64.b64decode(checked["ciphertext"])
     box = SecretBox(_vault_key(password, salt, checked["opslimit"], checked["memlimit"]))
     try:
-        secret = box.decrypt(ciphertext, nonce)
+        secrets = box.decrypt(ciphertext, nonce)
     except CryptoError as exc:
         raise VaultLocked("wrong vault password (or the vault envelope was altered)") from exc
-    return PrivateKey(secret)
+    keys = PracticeKeys(PrivateKey(secrets[:32]), SigningKey(secrets[32:]))
+    if public_key is not None and public_key != keys.public_key:
+        raise KeyMismatch("the server serves a public key that is not the vault's")
+    if signing_key is not None and signing_key != keys.signing_key:
+        raise KeyMismatch("the server serves a signing key that is not the vault's")
+    return keys
 
 
-def open_challenge(private_key: PrivateKey, sealed_b64: str) -> str:
+def open_challenge(keys: PracticeKeys, sealed_b64: str) -> str:
     """Open the server's password change challenge: proof that we hold the secret key."""
     sealed = env.b64decode_strict(
         sealed_b64, "challenge", exact=env.SEAL_OVERHEAD + env.CHALLENGE_BYTES
     )
     try:
-        challenge = SealedBox(private_key).decrypt(sealed)
+        challenge = SealedBox(keys.box).decrypt(sealed)
     except CryptoError as exc:
         raise DecryptionError("challenge was not sealed to this practice key") from exc
     return _b64(challenge)
 
 
+# --- signatures ----------------------------------------------------------------------------
+
+
+def sign_statement(keys: PracticeKeys, kind: str, fields: dict[str, Any]) -> str:
+    """The practice's signature of a staff record (base64 of 64 bytes)."""
+    return _b64(keys.signing.sign(env.statement(kind, fields)).signature)
+
+
+def verify_statement(keys: PracticeKeys, kind: str, fields: dict[str, Any], signature: Any) -> None:
+    """Check a staff record with the vault's own signing key, never with a key the server
+    serves: a database writer could replace that one."""
+    if signature is None:
+        raise SignatureInvalid(f"the {kind} carries no signature")
+    try:
+        raw = env.b64decode_strict(signature, "signature", exact=env.SIGNATURE_BYTES)
+        VerifyKey(bytes(keys.signing.verify_key)).verify(env.statement(kind, fields), raw)
+    except (env.EnvelopeError, BadSignatureError) as exc:
+        raise SignatureInvalid(f"the {kind} signature does not match the record") from exc
+
+
 # --- sealed values -------------------------------------------------------------------------
 
 
-def seal_field(public_key_b64: str, field: str, value: Any) -> str:
-    """Seal a short value to the practice; the field name inside binds it to its place."""
+def seal_field(public_key_b64: str, field: str, record: str, value: Any) -> str:
+    """Seal a short value to the practice, bound to the field and record it is stored in."""
     public_key = PublicKey(env.validate_public_key(public_key_b64))
     document = json.dumps(
-        {"v": env.CONTRACT_VERSION, "field": field, "value": value},
+        {"v": env.CONTRACT_VERSION, "field": field, "record": env.record_id(record, "record"),
+         "value": value},
         separators=(",", ":"),
         ensure_ascii=False,
         allow_nan=False,
     ).encode("utf-8")
+    if len(document) > env.SEALED_MAX_PLAIN:
+        raise ValueError(f"{field}: more than {env.SEALED_MAX_PLAIN} bytes to seal")
     return _b64(SealedBox(public_key).encrypt(document))
 
 
-def open_field(private_key: PrivateKey, field: str, sealed_b64: str) -> Any:
-    """Open a sealed value and refuse it if it was sealed for another field."""
+def open_field(keys: PracticeKeys, field: str, record: str, sealed_b64: str) -> Any:
+    """Open a sealed value and refuse it if it was sealed for another field or record."""
     sealed = env.b64decode_strict(sealed_b64, field, min_len=env.SEAL_OVERHEAD)
     try:
-        plain = SealedBox(private_key).decrypt(sealed)
+        plain = SealedBox(keys.box).decrypt(sealed)
     except CryptoError as exc:
         raise DecryptionError(f"{field}: does not open with this practice key") from exc
     try:
@@ -161,24 +226,21 @@ def open_field(private_key: PrivateKey, field: str, sealed_b64: str) -> Any:
         raise DecryptionError(f"{field}: not a sealed value document") from exc
     if (
         not isinstance(document, dict)
-        or set(document) != {"v", "field", "value"}
+        or set(document) != {"v", "field", "record", "value"}
         or type(document["v"]) is not int
         or document["v"] != env.CONTRACT_VERSION
         or not isinstance(document["field"], str)
+        or not isinstance(document["record"], str)
     ):
         raise DecryptionError(f"{field}: not a version {env.CONTRACT_VERSION} sealed value")
     if document["field"] != field:
-        raise FieldMismatch(f"{field}: sealed value belongs to field {document['field']!r}")
+        raise BindingMismatch(f"{field}: sealed value belongs to field {document['field']!r}")
+    if document["record"] != record:
+        raise BindingMismatch(f"{field}: sealed value belongs to another record")
     return document["value"]
 
 
 # --- payloads ------------------------------------------------------------------------------
-
-
-def _purpose_ad(purpose: str) -> bytes:
-    if purpose not in env.PURPOSES:
-        raise ValueError(f"unknown payload purpose {purpose!r}")
-    return purpose.encode("utf-8")
 
 
 def _pieces(source: ByteSource) -> Iterator[bytes]:
@@ -219,29 +281,31 @@ def _encrypt_chunks(key: bytes, plaintext: ByteSource, ad: bytes) -> Iterator[by
 
 
 def encrypt_payload_stream(
-    public_key_b64: str, plaintext: ByteSource, purpose: str
+    public_key_b64: str, plaintext: ByteSource, purpose: str, record: str
 ) -> tuple[str, Iterator[bytes]]:
-    """Encrypt a large payload without holding it in memory.
+    """Encrypt a large payload for one record without holding it in memory.
 
     Returns the wrapped key at once and an iterator of ciphertext pieces (header first).
     """
-    ad = _purpose_ad(purpose)
+    ad = env.payload_ad(purpose, record)
     public_key = PublicKey(env.validate_public_key(public_key_b64))
     key = bindings.crypto_secretstream_xchacha20poly1305_keygen()
     wrapped = _b64(SealedBox(public_key).encrypt(key))
     return wrapped, _encrypt_chunks(key, plaintext, ad)
 
 
-def encrypt_payload(public_key_b64: str, plaintext: ByteSource, purpose: str) -> tuple[str, bytes]:
+def encrypt_payload(
+    public_key_b64: str, plaintext: ByteSource, purpose: str, record: str
+) -> tuple[str, bytes]:
     """Encrypt a payload in one go; see ``encrypt_payload_stream``."""
-    wrapped, chunks = encrypt_payload_stream(public_key_b64, plaintext, purpose)
+    wrapped, chunks = encrypt_payload_stream(public_key_b64, plaintext, purpose, record)
     return wrapped, b"".join(chunks)
 
 
-def _unwrap_key(private_key: PrivateKey, wrapped_key_b64: str) -> bytes:
+def _unwrap_key(keys: PracticeKeys, wrapped_key_b64: str) -> bytes:
     wrapped = env.validate_wrapped_key(wrapped_key_b64)
     try:
-        return SealedBox(private_key).decrypt(wrapped)
+        return SealedBox(keys.box).decrypt(wrapped)
     except CryptoError as exc:
         raise PayloadError("wrappedKey: does not open with this practice key") from exc
 
@@ -272,7 +336,7 @@ def _decrypt_chunks(key: bytes, ciphertext: ByteSource, ad: bytes) -> Iterator[b
         except CryptoError as exc:
             raise PayloadError(
                 f"chunk {index} failed authentication "
-                "(tampered, cut, extended, wrong key or wrong purpose)"
+                "(tampered, cut, extended, wrong key, purpose or record)"
             ) from exc
         if last and tag != _TAG_FINAL:
             raise PayloadError("truncated: the stream ends without a final chunk")
@@ -284,7 +348,7 @@ def _decrypt_chunks(key: bytes, ciphertext: ByteSource, ad: bytes) -> Iterator[b
 
 
 def decrypt_payload_stream(
-    private_key: PrivateKey, wrapped_key_b64: str, ciphertext: ByteSource, purpose: str
+    keys: PracticeKeys, wrapped_key_b64: str, ciphertext: ByteSource, purpose: str, record: str
 ) -> Iterator[bytes]:
     """Decrypt a payload piece by piece, from input cut at arbitrary boundaries.
 
@@ -292,56 +356,13 @@ def decrypt_payload_stream(
     proves the payload complete: discard what was yielded when it raises ``PayloadError``.
     The wrapped key is opened before returning, so a wrong key fails at the call.
     """
-    ad = _purpose_ad(purpose)
-    key = _unwrap_key(private_key, wrapped_key_b64)
+    ad = env.payload_ad(purpose, record)
+    key = _unwrap_key(keys, wrapped_key_b64)
     return _decrypt_chunks(key, ciphertext, ad)
 
 
 def decrypt_payload(
-    private_key: PrivateKey, wrapped_key_b64: str, ciphertext: ByteSource, purpose: str
+    keys: PracticeKeys, wrapped_key_b64: str, ciphertext: ByteSource, purpose: str, record: str
 ) -> bytes:
     """Decrypt a whole payload; see ``decrypt_payload_stream``."""
-    return b"".join(decrypt_payload_stream(private_key, wrapped_key_b64, ciphertext, purpose))
-
-
-# --- lookupHash ----------------------------------------------------------------------------
-
-
-def _normalise_name(value: str, field: str) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{field} must be a string")
-    folded = unicodedata.normalize("NFKC", value).casefold()
-    name = _WHITESPACE.sub(" ", folded).strip(" ")
-    if not name:
-        raise ValueError(f"{field} must not be empty")
-    if "|" in name:
-        raise ValueError(f"{field} must not contain '|' (it separates the parts)")
-    return name
-
-
-def normalise_identity(last_name: str, first_name: str, date_of_birth: str) -> str:
-    """Spell a patient identity one way, so every client finds the same patient."""
-    if not isinstance(date_of_birth, str) or not _ISO_DATE.fullmatch(date_of_birth):
-        raise ValueError("date_of_birth must be written YYYY-MM-DD")
-    try:
-        date.fromisoformat(date_of_birth)
-    except ValueError as exc:
-        raise ValueError("date_of_birth is not a real date") from exc
-    last = _normalise_name(last_name, "last_name")
-    first = _normalise_name(first_name, "first_name")
-    return f"{last}|{first}|{date_of_birth}"
-
-
-def lookup_hash(lookup_salt_b64: str, last_name: str, first_name: str, date_of_birth: str) -> str:
-    """Derive the lookupHash: salted per practice and slow, because names x birth dates is
-    a small space that a fast hash would give away to anyone holding the database."""
-    salt = env.b64decode_strict(lookup_salt_b64, "lookupSalt", exact=env.LOOKUP_SALT_BYTES)
-    identity = normalise_identity(last_name, first_name, date_of_birth)
-    digest = argon2id.kdf(
-        env.LOOKUP_HASH_BYTES,
-        identity.encode("utf-8"),
-        salt,
-        opslimit=env.LOOKUP_OPSLIMIT,
-        memlimit=env.LOOKUP_MEMLIMIT,
-    )
-    return digest.hex()
+    return b"".join(decrypt_payload_stream(keys, wrapped_key_b64, ciphertext, purpose, record))

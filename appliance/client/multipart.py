@@ -22,15 +22,21 @@ def ciphertext_size(plain_size: int) -> int:
 
 
 class MultipartBody:
-    """Fields first, then one file part named `file`; iterable, with a length (`len()`)."""
+    """Fields first, then small binary parts (`parts`, e.g. a photo's thumbnail), then one file
+    part named `file`; iterable, with a length (`len()`)."""
 
     def __init__(self, fields: dict[str, str], file_chunks: Iterable[bytes], file_size: int,
-                 filename: str = "upload.bin"):
+                 filename: str = "upload.bin", parts: dict[str, bytes] | None = None):
         boundary = secrets.token_hex(16)
         head = b"".join(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
             + value.encode() + b"\r\n"
             for name, value in fields.items()
+        )
+        head += b"".join(
+            (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}.enc"'
+             "\r\nContent-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n"
+            for name, data in (parts or {}).items()
         )
         head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"'
                  "\r\nContent-Type: application/octet-stream\r\n\r\n").encode()

@@ -104,7 +104,46 @@ def _required(record: Record, field_id: str, what: str) -> str:
     return value
 
 
-def read_request(record: Record, own_id: str) -> Request:
+def _norm(value: str | None) -> str | None:
+    value = (value or "").strip().upper()
+    return value or None
+
+
+@dataclass(frozen=True)
+class RequestRule:
+    """A practice's own mapping: requests naming this 8402 procedure and/or 8410 test ask for
+    this consent type (at least one of the two is set)."""
+
+    procedure: str | None
+    test: str | None
+    consent_type: str
+
+
+@dataclass(frozen=True)
+class RequestMapping:
+    """How a practice's PVS asks for consents, beyond the `TESTS` table: its own rules, and a
+    default type for a 6302 that names no test at all (as TurboMed's does)."""
+
+    rules: tuple[RequestRule, ...] = ()
+    default_type: str | None = None
+
+    def for_test(self, procedure: str | None, test: str) -> str | None:
+        """Rule for procedure and test, rule for the test alone, then the `TESTS` table."""
+        procedure, test = _norm(procedure), _norm(test)
+        by_key = {(_norm(rule.procedure), _norm(rule.test)): rule.consent_type for rule in self.rules}
+        return by_key.get((procedure, test)) or by_key.get((None, test)) or TYPES_BY_TEST.get(test)
+
+    def without_test(self, procedure: str | None) -> str | None:
+        """Rule for the procedure alone, then the default type."""
+        by_procedure = {_norm(rule.procedure): rule.consent_type for rule in self.rules if rule.test is None}
+        return (by_procedure.get(_norm(procedure)) if procedure else None) or self.default_type
+
+
+#: Only the `TESTS` table, no default: what a practice has before it maps anything.
+NO_MAPPING = RequestMapping()
+
+
+def read_request(record: Record, own_id: str, mapping: RequestMapping = NO_MAPPING) -> Request:
     """Interprets a parsed record from the PVS; refuses anything it cannot act on."""
     if record.record_type not in (MASTER_DATA, REQUEST_EXAMINATION):
         raise RequestError(f"record type {record.record_type} is not handled (only 6301 and 6302)")
@@ -120,16 +159,27 @@ def read_request(record: Record, own_id: str) -> Request:
         date_of_birth = dt.date(int(birth[4:]), int(birth[2:4]), int(birth[:2]))
     except ValueError:
         raise RequestError("field 3103 (date of birth) is not a real date written DDMMYYYY") from None
+    types = _requested_types(record, mapping) if record.record_type == REQUEST_EXAMINATION else []
+    return Request(record.record_type, last_name, first_name, date_of_birth.isoformat(), tuple(types))
+
+
+def _requested_types(record: Record, mapping: RequestMapping) -> list[str]:
+    procedure = record.value("8402")
     types: list[str] = []
-    for field in record.fields:
-        if field.field_id != "8410" or record.record_type != REQUEST_EXAMINATION:
-            continue
-        consent_type = TYPES_BY_TEST.get(field.content.strip().upper())
+    tests = [field for field in record.fields if field.field_id == "8410"]
+    for field in tests:
+        consent_type = mapping.for_test(procedure, field.content)
         if consent_type is None:
             raise RequestError(f"line {field.line}: 8410 {field.content.strip()!r} is not a consent"
-                               f" test id ({', '.join(TYPES_BY_TEST)})")
+                               f" test id ({', '.join(TYPES_BY_TEST)}) and the practice's GDT"
+                               " settings map it to no consent type")
         if consent_type not in types:
             types.append(consent_type)
-    if record.record_type == REQUEST_EXAMINATION and not types:
-        raise RequestError("a 6302 needs an 8410 test id naming the consent type")
-    return Request(record.record_type, last_name, first_name, date_of_birth.isoformat(), tuple(types))
+    if not tests:
+        consent_type = mapping.without_test(procedure)
+        if consent_type is None:
+            named = f" and its 8402 {procedure.strip()!r} is mapped to none" if procedure else ""
+            raise RequestError(f"a 6302 needs an 8410 test id naming the consent type{named}; or set a"
+                               " default consent type in the practice's GDT settings")
+        types.append(consent_type)
+    return types

@@ -8,13 +8,19 @@ default when absent, 3 = ISO 8859-1), 9218 the GDT version.
 
 Everything here counts bytes, never characters, and refuses rather than repairs: a PVS that
 reads a record with a wrong length or mangled umlauts files it under the wrong patient or
-not at all. Error messages name the line or field, never its content (it is patient data).
+not at all. Error messages name the line or field, never its content (it is patient data),
+in terms clinic IT can act on ("LF line ends, GDT needs CR LF").
+
+Three quirks of real PVS files can be tolerated when reading (`QUIRKS`, a practice setting):
+LF instead of CR LF, a DOS end-of-file mark (Ctrl-Z) after the last line, and an 8100 that
+does not match the record's length. Nothing else is repaired; what was tolerated is reported
+in `Record.tolerated`.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 VERSION = "02.10"
@@ -30,6 +36,10 @@ MAX_ID_LENGTH = 8
 #: Fields the writer sets itself, so that they always agree with the bytes it writes.
 HEADER_FIELDS = frozenset({"8000", "8100", "8315", "8316", "9206", "9218"})
 _DIGITS = frozenset(b"0123456789")
+#: The quirks a reader may be told to tolerate.
+LF_LINE_ENDS, TRAILING_CTRL_Z, WRONG_RECORD_LENGTH = "LF_LINE_ENDS", "TRAILING_CTRL_Z", "WRONG_RECORD_LENGTH"
+QUIRKS = (LF_LINE_ENDS, TRAILING_CTRL_Z, WRONG_RECORD_LENGTH)
+CTRL_Z = b"\x1a"
 
 
 class GdtError(ValueError):
@@ -157,6 +167,8 @@ class Record:
     charset: Charset
     #: Every line in order, 8000 and 8100 included.
     fields: tuple[Field, ...]
+    #: What was accepted although GDT 2.1 does not allow it (only quirks the caller tolerates).
+    tolerated: tuple[str, ...] = ()
 
     def values(self, field_id: str) -> list[str]:
         return [f.content for f in self.fields if f.field_id == field_id]
@@ -169,16 +181,20 @@ class Record:
 def _split_lines(data: bytes) -> list[bytes]:
     """The lines without their CR LF; every line must end with CR LF and contain no other."""
     lines = data.split(CRLF)
-    for number, line in enumerate(lines[:-1], 1):
-        if b"\r" in line or b"\n" in line:
+    for number, line in enumerate(lines, 1):
+        if b"\n" in line:
+            raise GdtParseError(number, "has an LF without CR (mixed line ends); GDT lines end with CR LF")
+        inside = line[:-1] if number == len(lines) else line  # the last piece: a cut-off CR LF
+        if b"\r" in inside:
             raise GdtParseError(number, "contains a CR or LF that does not end the line")
     if lines[-1]:
         raise GdtParseError(len(lines), "does not end with CR LF")
     return lines[:-1]
 
 
-def _check_structure(number: int, line: bytes) -> str:
-    """Checks LLL against the line's real byte length; returns the field id."""
+def _check_structure(number: int, line: bytes, lf_counted_once: bool = False) -> str:
+    """Checks LLL against the line's real byte length; returns the field id. A file that came
+    with LF line ends may count its line end as one byte (what it had) or two (CR LF)."""
     actual = len(line) + len(CRLF)
     if actual < LINE_OVERHEAD:
         raise GdtParseError(number, f"is {actual} bytes, too short for length and field id")
@@ -187,14 +203,31 @@ def _check_structure(number: int, line: bytes) -> str:
     declared = int(line[:3])
     if actual > MAX_LINE_BYTES:
         raise GdtParseError(number, f"is {actual} bytes; GDT allows {MAX_LINE_BYTES}")
-    if declared != actual:
+    if declared != actual and not (lf_counted_once and declared == actual - 1):
         raise GdtParseError(number, f"declares {declared:03d} bytes but has {actual}")
     return line[3:7].decode("ascii")
 
 
+#: Bytes 0x80-0x9F are C1 control codes in ISO 8859-1 but letters and signs in Windows-1252:
+#: the usual sign that a PVS wrote Windows text and declared ISO 8859-1.
+def _not_latin_1(byte: int) -> str:
+    try:
+        seen = bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return f"byte 0x{byte:02X}: not ISO 8859-1 text (a C1 control code), as 9206 declares"
+    return (f"byte 0x{byte:02X}: not ISO 8859-1, the file looks like Windows-1252 (where it is {seen!r});"
+            " 9206 declares 3 = ISO 8859-1")
+
+
 def _decode(number: int, raw: bytes, charset: Charset) -> str:
-    if charset is SEVEN_BIT and any(byte > 0x7F for byte in raw):
-        raise GdtParseError(number, "has a byte above 0x7F although 9206 declares 7-bit")
+    if charset is SEVEN_BIT:
+        high = next((byte for byte in raw if byte > 0x7F), None)
+        if high is not None:
+            raise GdtParseError(number, f"byte 0x{high:02X} is above 0x7F although 9206 declares 7-bit")
+    if charset is ISO_8859_1:
+        c1 = next((byte for byte in raw if 0x80 <= byte <= 0x9F), None)
+        if c1 is not None:
+            raise GdtParseError(number, _not_latin_1(c1))
     text = raw.decode(charset.codec)
     if charset is SEVEN_BIT:
         text = text.translate(_DIN_66003)
@@ -204,24 +237,43 @@ def _decode(number: int, raw: bytes, charset: Charset) -> str:
     return text
 
 
-def parse_record(data: bytes) -> Record:
-    """Parses exactly one record, refusing it at the first line that is not GDT 2.1.
+def parse_record(data: bytes, tolerate: Collection[str] = ()) -> Record:
+    """Parses exactly one record, refusing it at the first line that is not GDT 2.1 (except
+    for the `QUIRKS` in `tolerate`, which are accepted and reported in `Record.tolerated`).
 
     Every line on its own first (its length, field id, and 8000, 8100 only as lines 1 and 2),
     so that a damaged line is named rather than the 8100 it throws off; then 8100 against the
     record's real byte length; then the bytes against the character set 9206 declares.
     Raises only `GdtParseError`.
     """
+    data = bytes(data)
+    tolerated: list[str] = []
+    if data.endswith(CTRL_Z):
+        if TRAILING_CTRL_Z not in tolerate:
+            raise GdtParseError(data.count(b"\n") + 1, "the file ends with Ctrl-Z (0x1A, a DOS end-of-file"
+                                " mark) after its last line; GDT files end with CR LF")
+        data = data.rstrip(CTRL_Z)
+        tolerated.append("a Ctrl-Z (0x1A) after the last line")
     if not data:
         raise GdtParseError(1, "the record is empty")
-    data = bytes(data)
+    lf_only = b"\n" in data and b"\r" not in data
+    lengths = [len(data)]  # what 8100 may say: the bytes as they came ...
+    if lf_only:
+        if LF_LINE_ENDS not in tolerate:
+            raise GdtParseError(1, "LF line ends, GDT needs CR LF")
+        data = data.replace(b"\n", CRLF)
+        lengths.append(len(data))  # ... or as they would be with CR LF
+        tolerated.append("LF line ends instead of CR LF")
     lines = _split_lines(data)
-    ids = [_check_line(number, line) for number, line in enumerate(lines, 1)]
+    ids = [_check_line(number, line, lf_only) for number, line in enumerate(lines, 1)]
     if len(lines) < 2:
         raise GdtParseError(2, "is missing; line 2 must be 8100")
     declared_length = int(lines[1][7:])
-    if declared_length != len(data):
-        raise GdtParseError(2, f"8100 says {declared_length} bytes but the record has {len(data)}")
+    if declared_length not in lengths:
+        problem = f"8100 says {declared_length} bytes but the record has {lengths[-1]}"
+        if WRONG_RECORD_LENGTH not in tolerate:
+            raise GdtParseError(2, problem)
+        tolerated.append(problem)
     charset = CP437
     declared = [(number, line[7:]) for number, line in enumerate(lines, 1) if ids[number - 1] == "9206"]
     for number, value in declared:
@@ -235,12 +287,12 @@ def parse_record(data: bytes) -> Record:
         Field(number, ids[number - 1], _decode(number, line[7:], charset))
         for number, line in enumerate(lines, 1)
     )
-    return Record(fields[0].content, charset, fields)
+    return Record(fields[0].content, charset, fields, tuple(tolerated))
 
 
-def _check_line(number: int, line: bytes) -> str:
+def _check_line(number: int, line: bytes, lf_counted_once: bool = False) -> str:
     """One line on its own: its length and field id, and the rules for its position."""
-    field_id = _check_structure(number, line)
+    field_id = _check_structure(number, line, lf_counted_once)
     content = line[7:]
     if number == 1:
         if field_id != "8000":

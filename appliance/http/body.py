@@ -14,6 +14,7 @@ import jsonschema.validators
 from appliance.clock import parse_utc
 from appliance.http.errors import ApiError, bad_request
 from appliance.http.text import PROBLEM, unstorable_fields
+from appliance.mail import is_addr_spec
 
 
 def _ecma_pattern(validator, pattern: str, instance: Any, schema: dict):
@@ -28,14 +29,12 @@ def _ecma_pattern(validator, pattern: str, instance: Any, schema: dict):
 Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator, {"pattern": _ecma_pattern}
 )
-#: One mailbox: no spaces or control characters, which would split or add mail headers.
-MAILBOX = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,253}")
 FORMATS = jsonschema.FormatChecker()
 FORMATS.checkers = dict(Validator.FORMAT_CHECKER.checkers)
-# Surrounding spaces are tolerated (the services trim them); line breaks never are.
-FORMATS.checks("email")(
-    lambda value: not isinstance(value, str) or bool(MAILBOX.fullmatch(value.strip(" ")))
-)
+# Exactly one RFC 5321 mailbox (appliance.mail.addr_spec): no lists, brackets, names or encoded
+# words that would reach a second mailbox. Surrounding spaces are tolerated (the services trim
+# them); line breaks never are.
+FORMATS.checks("email")(lambda value: not isinstance(value, str) or is_addr_spec(value.strip(" ")))
 _validators: dict[int, jsonschema.Draft202012Validator] = {}
 #: No request body nests this deep (the deepest, a treatment template, has 3 levels); deeper
 #: input is refused before the schema check and the text scan walk it.

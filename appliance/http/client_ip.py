@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+KNOWN_PEERS = 4096
 
 
 class ClientIpResolver:
@@ -18,8 +19,21 @@ class ClientIpResolver:
         self._trusted: list[Network] = [
             ipaddress.ip_network(p, strict=False) for p in trusted_proxies
         ]
+        #: Answers for the peers seen (a proxy's few addresses, or clients on the LAN), so
+        #: that parsing an address is not part of every request; bounded.
+        self._known: dict[str, bool] = {}
 
     def _is_trusted(self, address: str) -> bool:
+        known = self._known.get(address)
+        if known is None:
+            known = self._check(address)
+            if len(self._known) < KNOWN_PEERS:
+                self._known[address] = known
+        return known
+
+    def _check(self, address: str) -> bool:
+        if not self._trusted:
+            return False
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

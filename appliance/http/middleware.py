@@ -52,6 +52,7 @@ class RequestContext:
         )
         proto = req.get_header("X-Forwarded-Proto")
         trusted = self._resolver.is_trusted_proxy(req.remote_addr)
+        req.context.from_trusted_proxy = trusted
         req.context.https = req.scheme == "https" or (trusted and proto == "https")
         req.context.principal = None
         req.context.max_body = self._max_body
@@ -70,22 +71,23 @@ class RequestContext:
         if not self._database.is_closed():
             with contextlib.suppress(peewee.PeeweeException):
                 self._database.close()
-        resp.set_header("X-Request-Id", req.context.request_id)
-        for name, value in SECURITY_HEADERS.items():
-            if resp.get_header(name) is None:
-                resp.set_header(name, value)
+        present = resp.headers  # one copy of the few set, not a look-up per header
+        resp.set_headers([("X-Request-Id", req.context.request_id),
+                          *((name, value) for name, value in SECURITY_HEADERS.items()
+                            if name.lower() not in present)])
         if req.context.https:
             resp.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        access_log.info(
-            "request",
-            extra={
-                "request_id": req.context.request_id,
-                "method": req.method,
-                "route": req.uri_template or "(unmatched)",
-                "status": resp.status_code,
-                "duration_ms": round((time.perf_counter() - req.context.started) * 1000, 2),
-            },
-        )
+        if access_log.isEnabledFor(logging.INFO):
+            # Straight to the handlers: the access line needs no caller lookup (a stack walk).
+            access_log.handle(access_log.makeRecord(
+                access_log.name, logging.INFO, __file__, 0, "request", (), None, extra={
+                    "request_id": req.context.request_id,
+                    "method": req.method,
+                    "route": req.uri_template or "(unmatched)",
+                    "status": resp.status_code,
+                    "duration_ms": round((time.perf_counter() - req.context.started) * 1000, 2),
+                },
+            ))
 
 
 class Authenticator(Protocol):
@@ -94,6 +96,10 @@ class Authenticator(Protocol):
 
 class RateLimiter(Protocol):
     def hit(self, bucket: str, client_ip: str) -> None: ...
+
+
+#: Rate-limit buckets on the LAN entry (appliance.services.container.rate_limits).
+LAN_BUCKETS = {"auth": "auth_lan"}
 
 
 class PlanGate(Protocol):
@@ -129,9 +135,11 @@ class AccessControl:
         if resource is None:
             return
         op = self._operations.get((req.uri_template, req.method))
-        if (self._public_entry_header and entry.is_public_entry(req.get_header(self._public_entry_header))
-                and not entry.allowed_on_public_entry(req.uri_template, op)):
+        mark = req.get_header(self._public_entry_header) if self._public_entry_header else None
+        if entry.is_public_entry(mark) and not entry.allowed_on_public_entry(
+                req.uri_template, req.method, op):
             raise falcon.HTTPNotFound()  # the staff API does not exist on the internet entry
+        req.context.lan_entry = entry.is_lan_entry(mark, req.context.from_trusted_proxy)
         if op is None:
             return  # Falcon's own responder answers: 405 with Allow, or OPTIONS
 
@@ -139,7 +147,8 @@ class AccessControl:
         if req.context.oversized and op.request_media is None:
             raise ApiError(413, "payload_too_large", f"the body exceeds {self._max_body} bytes")
         if op.rate_limit:
-            self._limiter.hit(op.rate_limit, req.context.client_ip)
+            bucket = LAN_BUCKETS.get(op.rate_limit, op.rate_limit) if req.context.lan_entry else op.rate_limit
+            self._limiter.hit(bucket, req.context.client_ip)
         token = _bearer(req)
         if op.auth == "public":
             principal = None

@@ -40,6 +40,8 @@ class Operation:
     query: tuple[dict, ...] = ()
     #: POST answers 201 Created rather than 200.
     created: bool = False
+    #: Whether answering needs the database (then an outage is a documented 503).
+    database: bool = True
 
 
 def operation(summary: str, **options) -> Callable:

@@ -3,6 +3,7 @@
 from appliance.models.accounts import (
     AuditEntry,
     AuthSession,
+    LoginLockout,
     Practice,
     RateLimitHit,
     User,
@@ -10,10 +11,25 @@ from appliance.models.accounts import (
 )
 from appliance.models.base import database
 from appliance.models.billing import Payment, StripeEvent, Subscription
-from appliance.models.consent import CONSENT_TYPES, SIGNED_STATUSES, ConsentForm, Patient
+from appliance.models.consent import (
+    CONSENT_TYPES,
+    COUNTERSIGNABLE_STATUSES,
+    SIGNED_STATUSES,
+    ConsentArchive,
+    ConsentForm,
+    Patient,
+)
+from appliance.models.forms import PracticeFormText
 from appliance.models.gdt import GdtImport, PracticeGdt
 from appliance.models.jobs import AuditExport, JobRun
-from appliance.models.photos import LOGO_TYPES, PHOTO_TYPES, ObjectCleanup, Photo, PracticeLogo
+from appliance.models.photos import (
+    LOGO_TYPES,
+    PHOTO_TYPES,
+    ObjectCleanup,
+    Photo,
+    PhotoThumbnail,
+    PracticeLogo,
+)
 from appliance.models.team import INVITE_STATUSES, TeamInvite
 from appliance.models.treatment import (
     BODY_REGIONS,
@@ -27,6 +43,7 @@ from appliance.models.treatment import (
 __all__ = [
     "BODY_REGIONS",
     "CONSENT_TYPES",
+    "COUNTERSIGNABLE_STATUSES",
     "DIAGRAM_TYPES",
     "DOSE_UNITS",
     "INVITE_STATUSES",
@@ -37,14 +54,18 @@ __all__ = [
     "AuditEntry",
     "AuditExport",
     "AuthSession",
+    "ConsentArchive",
     "ConsentForm",
     "GdtImport",
     "JobRun",
+    "LoginLockout",
     "ObjectCleanup",
     "Patient",
     "Payment",
     "Photo",
+    "PhotoThumbnail",
     "Practice",
+    "PracticeFormText",
     "PracticeGdt",
     "PracticeLogo",
     "RateLimitHit",

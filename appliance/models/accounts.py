@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from appliance.models.base import BaseModel, JSONField, TenantModel
+from appliance.models.base import BaseModel, JSONField, TenantModel, database
 
 
 class Practice(BaseModel):
@@ -18,6 +18,7 @@ class Practice(BaseModel):
     country = peewee.TextField(default="DE")
     phone = peewee.TextField(default="")
     public_key = peewee.TextField()
+    signing_key = peewee.TextField(null=True)
     encrypted_priv_key = JSONField()
     lookup_salt = peewee.TextField()
     enabled_consent_types = JSONField()
@@ -26,6 +27,9 @@ class Practice(BaseModel):
     timezone = peewee.TextField(default="Europe/Berlin")
     locale = peewee.TextField(default="de")
     public_base_url = peewee.TextField(null=True)
+    impressum_url = peewee.TextField(null=True)
+    privacy_url = peewee.TextField(null=True)
+    vault_idle_minutes = peewee.IntegerField(default=15)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
 
@@ -42,13 +46,24 @@ class User(TenantModel):
     totp_secret = peewee.TextField(null=True)
     totp_enabled = peewee.BooleanField(default=False)
     totp_last_step = peewee.BigIntegerField(default=0)
-    failed_logins = peewee.IntegerField(default=0)
-    locked_until = peewee.DateTimeField(null=True)
     joined_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField()
 
     class Meta:
         table_name = "app_user"
+
+
+class LoginLockout(peewee.Model):
+    """Failed logins per e-mail address, keyed by its HMAC: known and unknown addresses alike."""
+
+    email_hash = peewee.TextField(primary_key=True)
+    failed_logins = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        database = database
+        table_name = "login_lockout"
 
 
 class AuthSession(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from appliance.models.base import BaseModel, TenantModel
+from appliance.models.base import BaseModel, JSONField, TenantModel
 
 
 class PracticeGdt(BaseModel):
@@ -14,6 +14,11 @@ class PracticeGdt(BaseModel):
     gdt_sender_id = peewee.TextField(default="EINW")
     gdt_receiver_id = peewee.TextField(default="PVS")
     gdt_charset = peewee.TextField(default="ISO-8859-1")
+    #: [{"procedure": 8402 or null, "test": 8410 or null, "consentType": ...}, ...]
+    gdt_request_map = JSONField(default=list)
+    gdt_default_type = peewee.TextField(null=True)
+    #: The quirks of PVS files the import accepts (appliance.gdt.record.QUIRKS).
+    gdt_tolerate = JSONField(default=list)
     updated_at = peewee.DateTimeField()
 
     class Meta:

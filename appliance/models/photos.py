@@ -20,11 +20,21 @@ class Photo(TenantModel):
     taken_at = peewee.DateTimeField()
     wrapped_key = peewee.TextField()
     encrypted_metadata = peewee.TextField(null=True)
+    signature = peewee.TextField(null=True)
     photo_consent_granted = peewee.BooleanField(default=False)
     size_bytes = peewee.BigIntegerField()
     uploaded_by = peewee.UUIDField(null=True)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
+
+
+class PhotoThumbnail(TenantModel):
+    """A photo's encrypted thumbnail; `id` is the photo's id (docs/crypto.md, photo.thumbnail)."""
+
+    wrapped_key = peewee.TextField()
+    signature = peewee.TextField()
+    ciphertext = peewee.BlobField()
+    size_bytes = peewee.IntegerField()
 
 
 class PracticeLogo(TenantModel):

@@ -22,6 +22,10 @@ class TeamInvite(TenantModel):
     accepted_at = peewee.DateTimeField(null=True)
     accepted_by = peewee.UUIDField(null=True)
     revoked_at = peewee.DateTimeField(null=True)
+    #: What became of the invite mail (appliance/outbox.py): pending, sent or failed.
+    mail_status = peewee.TextField(null=True)
+    mail_error = peewee.TextField(null=True)
+    mail_updated_at = peewee.DateTimeField(null=True)
 
     def status(self, now) -> str:
         if self.accepted_at is not None:

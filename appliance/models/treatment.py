@@ -38,6 +38,7 @@ class TreatmentPlan(TenantModel):
     performed_at = peewee.DateTimeField()
     encrypted_plan = peewee.BlobField()
     wrapped_key = peewee.TextField()
+    signature = peewee.TextField(null=True)
     #: Optimistic concurrency: every update names the version it read and increments it.
     version = peewee.IntegerField(default=1)
     created_by = peewee.UUIDField(null=True)

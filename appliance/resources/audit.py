@@ -98,9 +98,15 @@ class AuditVerify:
         response=obj(["chain", "ok", "entries"],
                      {"chain": {"type": "string"}, "ok": {"type": "boolean"},
                       "entries": {"type": "integer"}, "headHash": {"type": "string"},
-                      "firstBroken": {"type": "integer"}, "problem": {"type": "string"}}),
-        description="ok is false when an entry is missing, out of order or altered; firstBroken"
-        " names the first such entry by its sequence number.",
+                      "firstBroken": {"type": "integer"}, "problem": {"type": "string"},
+                      "anchors": {"type": "array", "items": obj(
+                          ["seq", "hash", "source"],
+                          {"seq": {"type": "integer"}, "hash": {"type": "string"},
+                           "source": {"type": "string"}})}}),
+        description="ok is false when an entry is missing, out of order or altered, or when the"
+        " chain no longer holds the head the newest nightly export recorded (its newest entries"
+        " were removed); firstBroken names the first such entry by its sequence number, anchors"
+        " the export record the chain was compared with.",
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self._log.verify(req.context.principal)

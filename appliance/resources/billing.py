@@ -98,13 +98,17 @@ class BillingPortal:
         resp.media = self._billing.portal(req.context.principal)
 
 
+#: Per client address; Stripe retries a 429 later with back-off, so nothing is lost.
+WEBHOOK_RATE_LIMIT = "webhook"
+
+
 class BillingWebhook:
     def __init__(self, billing: Billing):
         self._billing = billing
 
     @operation(
         "Stripe webhook: checkout, subscription and invoice events",
-        auth="public", tags=TAGS, request_media="application/json",
+        auth="public", rate_limit=WEBHOOK_RATE_LIMIT, tags=TAGS, request_media="application/json",
         response=obj(["received", "outcome"], {"received": {"const": True}, "outcome": {"type": "string"}}),
         errors={400: "the Stripe-Signature does not verify the body (invalid_signature), or the event"
                      " is malformed (invalid_event); nothing was changed",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import falcon
 
-from appliance.gdt.record import WRITABLE
+from appliance.gdt.record import QUIRKS, WRITABLE
 from appliance.http.body import json_body
 from appliance.http.operation import ADMIN, MEMBERS, operation, roles
+from appliance.models import CONSENT_TYPES
 from appliance.resources.auth import caller
 from appliance.resources.schemas import UUID, obj
 from appliance.services.gdt import Gdt
@@ -16,6 +17,8 @@ GDT_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,8}$",
           "description": "GDT id: 1 to 8 letters, digits, _ or - (it is part of file names)"}
 #: Printable text without control characters (a CR or LF would end a GDT line).
 TEXT = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
+#: An 8402 or 8410 value as a PVS sends it, compared without case and surrounding spaces.
+GDT_VALUE = {"type": ["string", "null"], "minLength": 1, "maxLength": 60, "pattern": TEXT}
 GENERATE = obj(
     ["consentId", "patientNumber", "lastName", "firstName", "dateOfBirth"],
     {
@@ -39,6 +42,23 @@ SETTINGS_FIELDS = {
     "senderId": {**GDT_ID, "description": "8316: this appliance's GDT id"},
     "defaultReceiverId": {**GDT_ID, "description": "8315: the PVS's GDT id"},
     "charset": {"enum": list(WRITABLE), "description": "9206: ISO-8859-1 (3) or CP437 (2)"},
+    "requestMapping": {
+        "type": "array", "maxItems": 100,
+        "description": "The practice's own 8402 procedure and 8410 test values and the consent type"
+        " each asks for, beyond the built-in EW-* test ids (docs/gdt.md). A rule with both applies"
+        " to that pair; with only a test, to that test under any procedure; with only a procedure,"
+        " to a 6302 of that procedure that names no test.",
+        "items": {**obj(["consentType"], {"procedure": GDT_VALUE, "test": GDT_VALUE,
+                                         "consentType": {"enum": list(CONSENT_TYPES)}}),
+                  "anyOf": [{"required": ["procedure"]}, {"required": ["test"]}]},
+    },
+    "defaultConsentType": {"enum": [*CONSENT_TYPES, None],
+                           "description": "for a 6302 that names no test (8410) and whose procedure"
+                           " (8402) has no rule; null: such a request is rejected"},
+    "tolerate": {"type": "array", "uniqueItems": True, "items": {"enum": list(QUIRKS)},
+                 "description": "quirks of the PVS's files the import accepts (and logs): LF instead"
+                 " of CR LF, a Ctrl-Z after the last line, an 8100 that does not match the length."
+                 " Default: all three; everything else is rejected"},
 }
 SETTINGS = obj(
     [*SETTINGS_FIELDS, "exchangeRoot"],

@@ -6,6 +6,7 @@ import uuid
 
 import falcon
 
+from appliance.http.head import head_from_get
 from appliance.http.operation import ADMIN, operation, roles
 from appliance.models import LOGO_TYPES
 from appliance.resources.auth import caller
@@ -21,6 +22,7 @@ LOGO = obj(
      "sizeBytes": {"type": "integer"}, "uploadedAt": TIMESTAMP},
 )
 UNAVAILABLE = "the object store is unreachable (object_store_unavailable); nothing was written"
+FULL = "the object store has no space left (storage_full); nothing was written"
 #: Each logo id names one immutable image, so shared caches and browsers may keep it.
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 
@@ -39,7 +41,7 @@ class SettingsLogo:
         request_media="multipart/form-data", response=LOGO,
         errors={400: "not a PNG, JPEG or WebP image by its content (unsupported_image)",
                 411: "no Content-Length", 413: "larger than 2 MiB", 415: "not multipart/form-data",
-                503: UNAVAILABLE},
+                503: UNAVAILABLE, 507: FULL},
         description="multipart/form-data with one part `file`: a PNG, JPEG or WebP image of at"
         " most 2 MiB. The type is recognised from the bytes; the declared type is ignored. The"
         " new logo gets a new public URL; the old image is removed.",
@@ -75,3 +77,5 @@ class PublicLogo:
         resp.set_header("Cache-Control", CACHE_FOREVER)
         # The consent page may be served from another origin than the API.
         resp.set_header("Cross-Origin-Resource-Policy", "cross-origin")
+
+    on_head = head_from_get(on_get)

@@ -13,7 +13,7 @@ class OpenApi:
 
     @operation(
         "This API's OpenAPI 3.1 document", auth="public", tags=("Meta",),
-        response={"type": "object"},
+        response={"type": "object"}, database=False,
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self.document

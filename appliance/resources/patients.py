@@ -10,13 +10,10 @@ from appliance.http import pagination, query
 from appliance.http.body import json_body
 from appliance.http.operation import ADMIN, ARZT, operation, roles
 from appliance.resources.auth import caller
-from appliance.resources.schemas import TIMESTAMP, UUID, obj
+from appliance.resources.schemas import LOOKUP_HASH, RECORD_ID, SEALED, SIGNATURE, TIMESTAMP, UUID, obj
 from appliance.services.patients import Patients
 
 TAGS = ("Patients",)
-SEALED = {"type": "string", "maxLength": 4096,
-          "description": "Sealed box to the practice key (docs/crypto.md), base64"}
-LOOKUP_HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 IDENTITY = {
     "encryptedFirstName": SEALED,
     "encryptedLastName": SEALED,
@@ -26,12 +23,17 @@ IDENTITY = {
 }
 PATIENT = obj(
     ["id", "lookupHash", "encryptedFirstName", "encryptedLastName", "encryptedDateOfBirth",
-     "createdAt"],
+     "signature", "createdAt"],
     {**IDENTITY, "encryptedEmail": {"type": ["string", "null"]},
      "encryptedPhone": {"type": ["string", "null"]}, "id": UUID, "lookupHash": LOOKUP_HASH,
+     "signature": {"type": ["string", "null"], "description": "the staff signature; null for a"
+                   " patient the GDT import made, until staff confirm it"},
      "createdAt": TIMESTAMP, "consentCount": {"type": "integer"}},
     extra=True,
 )
+SIGNING = ("Each identity value is sealed to the field and to the patient's id; the signature"
+           " signs the patient statement (docs/crypto.md) and is checked with the practice's"
+           " signing key.")
 STAFF = roles(ADMIN, ARZT)
 
 
@@ -47,10 +49,16 @@ class PatientCollection:
         resp.media = self._patients.list(pagination.page_of(req))
 
     @operation(
-        "Create a patient from a sealed identity", roles=STAFF, tags=TAGS, created=True,
-        request=obj(["lookupHash", "encryptedFirstName", "encryptedLastName", "encryptedDateOfBirth"],
-                    {**IDENTITY, "lookupHash": LOOKUP_HASH}),
-        response=PATIENT, errors={409: "a patient with this lookupHash exists (duplicate_patient)"},
+        "Create a patient from a sealed identity, signed by the practice", roles=STAFF, tags=TAGS,
+        created=True,
+        request=obj(["id", "lookupHash", "encryptedFirstName", "encryptedLastName",
+                     "encryptedDateOfBirth", "signature"],
+                    {**IDENTITY, "id": RECORD_ID, "lookupHash": LOOKUP_HASH, "signature": SIGNATURE}),
+        response=PATIENT,
+        errors={400: "invalid, or the signature does not sign this patient (invalid_signature)",
+                409: "a patient with this lookupHash (duplicate_patient) or a record with this id"
+                     " (id_taken) exists"},
+        description=SIGNING,
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self._patients.create(req.context.principal, json_body(req), caller(req))
@@ -83,6 +91,25 @@ class PatientItem:
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id: uuid.UUID) -> None:
         override = query.flag(req, "confirmRetentionOverride")
         resp.media = self._patients.delete(req.context.principal, id, override, caller(req))
+
+
+class PatientSignature:
+    def __init__(self, patients: Patients):
+        self._patients = patients
+
+    @operation(
+        "Confirm a patient the GDT import made: staff sign it after checking the identity",
+        roles=STAFF, tags=TAGS, request=obj(["signature"], {"signature": SIGNATURE}), response=PATIENT,
+        errors={400: "the signature does not sign this patient (invalid_signature)",
+                404: "no such patient in this practice",
+                409: "the patient is signed already (already_signed)"},
+        description="The import seals the identity the practice management system sent, with the"
+        " server's copy of the public key, and cannot sign: readers show such a patient as"
+        " unconfirmed until a staff client signs its statement. " + SIGNING,
+    )
+    def on_put(self, req: falcon.Request, resp: falcon.Response, id: uuid.UUID) -> None:
+        resp.media = self._patients.confirm(req.context.principal, id, json_body(req)["signature"],
+                                            caller(req))
 
 
 class PatientLookup:

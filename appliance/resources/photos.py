@@ -6,27 +6,33 @@ import uuid
 
 import falcon
 
+from appliance import envelopes
 from appliance.http import pagination, query
 from appliance.http.body import json_body, validate
 from appliance.http.errors import bad_request
 from appliance.http.operation import ADMIN, ARZT, operation, roles
 from appliance.models import BODY_REGIONS, PHOTO_TYPES
 from appliance.resources.auth import caller
-from appliance.resources.schemas import TIMESTAMP, UUID, obj
+from appliance.resources.schemas import RECORD_ID, SEALED, SIGNATURE, TIMESTAMP, UUID, WRAPPED_KEY, obj
 from appliance.resources.uploads import UploadForm
-from appliance.services.photos import Photos
+from appliance.services.photos import THUMBNAIL_PART, Photos
 
 TAGS = ("Photos",)
 STAFF = roles(ADMIN, ARZT)
 NULLABLE_UUID = {"type": ["string", "null"], "format": "uuid"}
 #: The text fields of an upload, checked before the file part is read.
 UPLOAD_FIELDS = obj(
-    ["patientId", "type", "bodyRegion", "takenAt", "wrappedKey"],
-    {"patientId": UUID, "type": {"enum": list(PHOTO_TYPES)}, "bodyRegion": {"enum": list(BODY_REGIONS)},
-     "takenAt": {"type": "string", "maxLength": 40}, "wrappedKey": {"type": "string", "maxLength": 200},
-     "encryptedMetadata": {"type": "string", "maxLength": 4096}, "consentFormId": UUID,
-     "treatmentPlanId": UUID, "photoConsentGranted": {"enum": ["true", "false"]}},
+    ["id", "patientId", "type", "bodyRegion", "takenAt", "wrappedKey", "signature"],
+    {"id": RECORD_ID, "patientId": UUID, "type": {"enum": list(PHOTO_TYPES)},
+     "bodyRegion": {"enum": list(BODY_REGIONS)}, "takenAt": {"type": "string", "maxLength": 40},
+     "wrappedKey": WRAPPED_KEY, "encryptedMetadata": SEALED, "consentFormId": UUID,
+     "treatmentPlanId": UUID, "photoConsentGranted": {"enum": ["true", "false"]},
+     "signature": SIGNATURE, "thumbnailWrappedKey": WRAPPED_KEY, "thumbnailSignature": SIGNATURE},
 )
+THUMBNAIL = {"type": ["object", "null"], "required": ["wrappedKey", "signature", "sizeBytes"],
+             "additionalProperties": False,
+             "properties": {"wrappedKey": {"type": "string"}, "signature": {"type": "string"},
+                            "sizeBytes": {"type": "integer"}}}
 PHOTO = obj(
     ["id", "patientId", "type", "bodyRegion", "takenAt", "wrappedKey", "photoConsentGranted",
      "sizeBytes", "createdAt"],
@@ -34,20 +40,30 @@ PHOTO = obj(
      "type": {"enum": list(PHOTO_TYPES)}, "bodyRegion": {"enum": list(BODY_REGIONS)},
      "takenAt": TIMESTAMP, "wrappedKey": {"type": "string"},
      "encryptedMetadata": {"type": ["string", "null"]}, "photoConsentGranted": {"type": "boolean"},
-     "sizeBytes": {"type": "integer"}, "createdAt": TIMESTAMP},
+     "signature": {"type": "string"},
+     "sizeBytes": {"type": "integer"}, "createdAt": TIMESTAMP, "thumbnail": THUMBNAIL},
 )
 UNAVAILABLE = "the object store is unreachable (object_store_unavailable); nothing was written"
+FULL = "the object store has no space left (storage_full); nothing was written"
 UPLOAD_DESCRIPTION = """\
-multipart/form-data, **fields first, the file last**: the text fields `patientId`, `type`
-(BEFORE, AFTER), `bodyRegion`, `takenAt` (ISO 8601 date-time with offset), `wrappedKey` (the
-file key sealed to the practice key, base64 of 80 bytes), optionally `encryptedMetadata` (a
-sealed value, docs/crypto.md), `consentFormId` and `treatmentPlanId` (of the same patient) and
-`photoConsentGranted` (true/false, default false); then the part `file`: the photo encrypted
-as a secretstream payload with purpose `photo`. Each field is at most 8 KiB.
+multipart/form-data, **fields first, the file last**: the text fields `id` (a random UUID the
+client chose), `patientId`, `type` (BEFORE, AFTER), `bodyRegion`, `takenAt` (ISO 8601 date-time
+with offset), `wrappedKey` (the file key sealed to the practice key, base64 of 80 bytes),
+`signature` (the practice's signature of the photo statement, docs/crypto.md), optionally
+`encryptedMetadata` (a sealed value, field `photo.metadata`, bound to the photo's id),
+`consentFormId` and `treatmentPlanId` (of the same patient) and `photoConsentGranted`
+(true/false, default false); optionally a thumbnail: the fields `thumbnailWrappedKey` and
+`thumbnailSignature` (the signature of the `photo.thumbnail` statement) and the part
+`thumbnail` (a small image encrypted with purpose `photo.thumbnail`, bound to the photo's id,
+41..{thumbnail_max} bytes), all three or none, before the file; then the part `file`: the
+photo encrypted as a secretstream payload with purpose `photo`, bound to the photo's id. Each
+field is at most 8 KiB.
 
 The file is streamed to the object store, never held whole; past `storage.max_photo_bytes`
 (default 25 MiB) the upload stops with 413. The row is committed only after the object is
-complete; a failed or cut upload leaves nothing behind."""
+complete (the thumbnail in the same transaction); a failed or cut upload leaves nothing
+behind. The thumbnail is part of the photo: no audit entry of its own, deleted with it."""
+UPLOAD_DESCRIPTION = UPLOAD_DESCRIPTION.replace("{thumbnail_max}", str(envelopes.THUMBNAIL_MAX_BYTES))
 
 
 def _uuid_param(req: falcon.Request, name: str) -> uuid.UUID | None:
@@ -68,19 +84,21 @@ class PhotoCollection:
     @operation(
         "Upload an encrypted photo", roles=STAFF, tags=TAGS, created=True,
         request_media="multipart/form-data", response=PHOTO, description=UPLOAD_DESCRIPTION,
-        errors={400: "invalid field, no secretstream header, or the upload was cut off",
+        errors={400: "invalid field, no secretstream header, half a thumbnail or a thumbnail too"
+                     " large or with an invalid signature, or the upload was cut off",
                 404: "the patient, consent form or treatment plan is not in this practice",
                 408: "the upload took too long (upload_too_slow)",
                 409: "the patient or a linked record was deleted during the upload",
                 411: "no Content-Length", 413: "the photo exceeds storage.max_photo_bytes",
-                415: "not multipart/form-data", 503: UNAVAILABLE},
+                415: "not multipart/form-data", 503: UNAVAILABLE, 507: FULL},
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        form = UploadForm(req, frozenset(UPLOAD_FIELDS["properties"]), self._photos.max_bytes)
-        fields, stream = form.fields_and_file()
+        form = UploadForm(req, frozenset(UPLOAD_FIELDS["properties"]), self._photos.max_bytes,
+                          {THUMBNAIL_PART: envelopes.THUMBNAIL_MAX_BYTES})
+        fields, parts, stream = form.parts_and_file()
         validate(fields, UPLOAD_FIELDS)
         resp.media = self._photos.upload(req.context.principal, fields, stream, caller(req),
-                                         before_commit=form.finish)
+                                         parts=parts, before_commit=form.finish)
         resp.status = falcon.HTTP_201
 
 
@@ -143,16 +161,40 @@ class PhotoDownload:
         resp.stream = content
 
 
+class PhotoThumbnailDownload:
+    def __init__(self, photos: Photos):
+        self._photos = photos
+
+    @operation(
+        "Download the photo's encrypted thumbnail", roles=STAFF, tags=TAGS,
+        response_media="application/octet-stream",
+        errors={404: "no such photo in this practice, or the photo has no thumbnail"},
+        description="The thumbnail's ciphertext; decrypt it with the photo's"
+        " `thumbnail.wrappedKey` (purpose `photo.thumbnail`, bound to the photo's id) after"
+        " checking `thumbnail.signature`. Part of the photo's record: not audited on its own"
+        " (the photo's download is).",
+    )
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: uuid.UUID) -> None:
+        resp.content_type = "application/octet-stream"
+        resp.data = self._photos.thumbnail(id)
+
+
 class PhotoConsent:
     def __init__(self, photos: Photos):
         self._photos = photos
 
     @operation(
         "Grant or withdraw the photo's use for marketing or teaching (audited)", roles=STAFF,
-        tags=TAGS, request=obj(["photoConsentGranted"], {"photoConsentGranted": {"type": "boolean"}}),
-        response=PHOTO, errors={404: "no such photo in this practice"},
+        tags=TAGS, request=obj(["photoConsentGranted", "signature"],
+                               {"photoConsentGranted": {"type": "boolean"}, "signature": SIGNATURE}),
+        response=PHOTO,
+        errors={400: "the signature does not sign the photo with the new flag (invalid_signature)",
+                404: "no such photo in this practice"},
+        description="The flag is part of the signed photo statement (docs/crypto.md): the client"
+        " signs the photo as it is with the new flag. Setting the flag it already has changes"
+        " nothing (and checks no signature).",
     )
     def on_patch(self, req: falcon.Request, resp: falcon.Response, id: uuid.UUID) -> None:
         body = json_body(req)
         resp.media = self._photos.set_consent(req.context.principal, id, body["photoConsentGranted"],
-                                              caller(req))
+                                              body["signature"], caller(req))

@@ -8,8 +8,10 @@ import falcon
 
 from appliance.http import pagination
 from appliance.http.body import json_body, optional_json_body
+from appliance.http.head import head_from_get
 from appliance.http.operation import ADMIN, ROLES, operation, roles
 from appliance.models import INVITE_STATUSES
+from appliance.outbox import MAIL_SCHEMA
 from appliance.resources.auth import caller
 from appliance.resources.schemas import EMAIL, NAME, PASSWORD, TIMESTAMP, TOKEN_RESPONSE, UUID, obj
 from appliance.services.team import Team
@@ -27,7 +29,7 @@ INVITE = obj(
     ["id", "email", "role", "status", "invitedBy", "createdAt", "expiresAt", "emailSentAt"],
     {"id": UUID, "email": {"type": "string"}, "role": ROLE, "status": {"enum": list(INVITE_STATUSES)},
      "invitedBy": {"type": ["string", "null"]}, "createdAt": TIMESTAMP, "expiresAt": TIMESTAMP,
-     "emailSentAt": NULLABLE_TS},
+     "emailSentAt": NULLABLE_TS, "mail": MAIL_SCHEMA},
 )
 ISSUED = obj(
     [*INVITE["required"], "token", "link", "emailSent"],
@@ -36,9 +38,10 @@ ISSUED = obj(
 )
 ISSUED_TEXT = (
     "The token (256 bits) is stored only as a hash and is valid 7 days. The e-mail (German and"
-    " English) goes out through SMTP after the invite is saved; when SMTP is down or not"
-    " configured the invite still exists, `emailSent` is false, and the link can be shared by"
-    " hand or resent later."
+    " English) is queued after the invite is saved and sent in the background, retried with"
+    " back-off while SMTP is down: `emailSent` says it was queued (false without SMTP"
+    " configured), `mail` what became of it (pending, sent, failed with a reason) and"
+    " `emailSentAt` when it went out. The link can be shared by hand or resent later."
 )
 GONE = "used (invite_used), revoked (invite_revoked) or expired (invite_expired)"
 PUBLIC_RATE_LIMIT = "team_public"
@@ -170,6 +173,8 @@ class PublicInvite:
     )
     def on_get(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
         resp.media = self._team.public_get(token)
+
+    on_head = head_from_get(on_get)
 
 
 class PublicAccept:

@@ -13,7 +13,16 @@ from appliance.http.errors import ApiError, bad_request
 from appliance.http.operation import ADMIN, ARZT, operation, roles
 from appliance.models import BODY_REGIONS, CONSENT_TYPES, DIAGRAM_TYPES, DOSE_UNITS, TECHNIQUES
 from appliance.resources.auth import caller
-from appliance.resources.schemas import NULLABLE_UUID, TIMESTAMP, UUID, obj
+from appliance.resources.schemas import (
+    NULLABLE_UUID,
+    RECORD_ID,
+    SIGNATURE,
+    TIMESTAMP,
+    UUID,
+    WRAPPED_KEY,
+    obj,
+    payload_b64,
+)
 from appliance.services.treatment_plans import MAX_PLAN_BYTES, TreatmentPlans, etag
 from appliance.services.treatment_templates import TreatmentTemplates
 
@@ -31,18 +40,18 @@ PLAN_FIELDS = {
     "templateId": {**NULLABLE_UUID, "description": "the template the plan started from"},
     "performedAt": {"type": "string", "format": "date-time", "maxLength": 40,
                     "description": "RFC 3339 date-time with offset"},
-    "encryptedPlan": {"type": "string", "maxLength": 4 * ((MAX_PLAN_BYTES + 2) // 3),
-                      "description": "base64 secretstream payload, purpose treatment.plan"
-                      f" (docs/crypto.md), at most {MAX_PLAN_BYTES} bytes decoded"},
-    "wrappedKey": {"type": "string", "maxLength": 200,
-                   "description": "the payload key sealed to the practice key, base64 of 80 bytes"},
+    "encryptedPlan": payload_b64(MAX_PLAN_BYTES, "treatment.plan, bound to the plan's id"),
+    "wrappedKey": WRAPPED_KEY,
+    "signature": {**SIGNATURE, "description": "the practice's signature of the plan statement"
+                  " (docs/crypto.md) as it is after this request, with the version it will have"},
 }
 PLAN_SUMMARY = obj(
     ["id", "patientId", "consentType", "consentFormId", "templateId", "performedAt", "version",
      "createdAt", "updatedAt"],
     {"id": UUID, "patientId": UUID, "consentType": CONSENT_TYPE, "consentFormId": NULLABLE,
      "templateId": NULLABLE, "performedAt": TIMESTAMP, "version": {"type": "integer", "minimum": 1},
-     "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP, "createdBy": NULLABLE, "updatedBy": NULLABLE},
+     "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP, "createdBy": NULLABLE, "updatedBy": NULLABLE,
+     "signature": {"type": "string"}},
     extra=True,
 )
 PLAN = {
@@ -87,12 +96,15 @@ class PlanCollection:
 
     @operation(
         "Create a treatment plan (encrypted)", roles=STAFF, tags=PLAN_TAGS, created=True,
-        request=obj(["patientId", "consentType", "performedAt", "encryptedPlan", "wrappedKey"],
-                    {"patientId": UUID, **PLAN_FIELDS}),
+        request=obj(["id", "patientId", "consentType", "performedAt", "encryptedPlan", "wrappedKey",
+                     "signature"],
+                    {"id": RECORD_ID, "patientId": UUID, **PLAN_FIELDS}),
         response=PLAN,
-        errors={400: "invalid, or the consent form is of another patient or type (consent_form_mismatch)",
+        errors={400: "invalid, the consent form is of another patient or type (consent_form_mismatch),"
+                     " or the signature does not sign this plan (invalid_signature)",
                 404: "patientId, consentFormId or templateId is not of this practice",
-                409: "a linked record was deleted at the same moment (link_changed)"},
+                409: "a linked record was deleted at the same moment (link_changed), or the id is"
+                     " in use (id_taken)"},
         description=PLAN_DOCUMENT + " The answer carries the plan's ETag for the first update.",
     )
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -130,9 +142,10 @@ class PlanItem:
 
     @operation(
         "Replace a treatment plan's encrypted content (optimistic concurrency)", roles=STAFF,
-        tags=PLAN_TAGS, request=obj(["encryptedPlan", "wrappedKey"], PLAN_FIELDS), response=PLAN,
+        tags=PLAN_TAGS, request=obj(["encryptedPlan", "wrappedKey", "signature"], PLAN_FIELDS), response=PLAN,
         query=(IF_MATCH,),
-        errors={400: "invalid body or If-Match, or the consent form does not fit (consent_form_mismatch)",
+        errors={400: "invalid body or If-Match, the consent form does not fit (consent_form_mismatch),"
+                     " or the signature does not sign the plan as updated (invalid_signature)",
                 404: "no such plan (or linked consent form or template) in this practice",
                 409: "a linked record was deleted at the same moment (link_changed)",
                 412: "the plan was changed since the version in If-Match (version_mismatch);"

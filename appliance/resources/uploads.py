@@ -1,5 +1,8 @@
 """Streaming multipart/form-data uploads: small fields first, then one file part, last.
 
+A form may also have small binary parts before the file (a photo's encrypted thumbnail),
+each read whole up to its own limit.
+
 Falcon's multipart parser reads the body part by part from the socket; this reader keeps it
 that way. Fields are bounded (`max_field` bytes each, a few parts in all), the file part is
 handed over as a stream and never buffered here, and a body whose declared length is beyond
@@ -32,16 +35,18 @@ def _options(max_parts: int) -> MultipartParseOptions:
 
 
 class UploadForm:
-    def __init__(self, req: falcon.Request, fields: frozenset[str], max_file: int):
+    def __init__(self, req: falcon.Request, fields: frozenset[str], max_file: int,
+                 small_files: dict[str, int] | None = None):
         media_type = (req.content_type or "").split(";")[0].strip().lower()
         if media_type != "multipart/form-data":
             raise ApiError(415, "unsupported_media_type", "the body must be multipart/form-data")
         if req.content_length is None:
             raise ApiError(411, "length_required", "a Content-Length header is required")
-        if req.content_length > max_file + FORM_OVERHEAD:
+        self._small = small_files or {}
+        if req.content_length > max_file + sum(self._small.values()) + FORM_OVERHEAD:
             raise ApiError(413, "payload_too_large", f"the file exceeds {max_file} bytes")
         self._allowed = fields
-        handler = MultipartFormHandler(_options(len(fields) + 2))
+        handler = MultipartFormHandler(_options(len(fields) + len(self._small) + 2))
         form = handler.deserialize(req.bounded_stream, req.content_type, req.content_length)
         self._parts: Iterator[BodyPart] = iter(form)
 
@@ -53,13 +58,23 @@ class UploadForm:
 
     def fields_and_file(self) -> tuple[dict[str, str], Readable]:
         """Reads the fields up to the file part; returns them and the file's stream."""
+        fields, _, stream = self.parts_and_file()
+        return fields, stream
+
+    def parts_and_file(self) -> tuple[dict[str, str], dict[str, bytes], Readable]:
+        """Reads the fields and the small binary parts up to the file part; returns them and
+        the file's stream."""
         fields: dict[str, str] = {}
+        small: dict[str, bytes] = {}
         while (part := self._next()) is not None:
             name = part.name or ""
             if name == FILE_FIELD:
-                return fields, part.stream
-            problem = ("is not a field of this form" if name not in self._allowed
-                       else "is given twice" if name in fields else None)
+                return fields, small, part.stream
+            if name in self._small and name not in small:
+                small[name] = self._small_part(part, name)
+                continue
+            problem = ("is given twice" if name in fields or name in small
+                       else "is not a field of this form" if name not in self._allowed else None)
             if problem:
                 raise bad_request("the form has an unexpected field",
                                   [{"field": name or "(unnamed part)", "problem": problem}])
@@ -71,6 +86,19 @@ class UploadForm:
                 }]) from exc
         raise bad_request("the form has no file part",
                           [{"field": FILE_FIELD, "problem": "is required (as the last part)"}])
+
+    def _small_part(self, part: BodyPart, name: str) -> bytes:
+        limit = self._small[name]
+        data = b""
+        try:
+            while len(data) <= limit and (piece := part.stream.read(limit + 1 - len(data))):
+                data += piece
+        except MultipartParseError as exc:
+            raise bad_request("the multipart form is malformed", code="invalid_form") from exc
+        if len(data) > limit:
+            raise bad_request("a part of the form is too large",
+                              [{"field": name, "problem": f"must be at most {limit} bytes"}])
+        return data
 
     def finish(self) -> None:
         """After the file: the form must end here (fields come first, the file last)."""

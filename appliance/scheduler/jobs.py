@@ -4,6 +4,7 @@ returns counts for the job record (never personal data)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 import zlib
 import zoneinfo
@@ -16,16 +17,19 @@ from appliance.models import (
     AuditExport,
     AuthSession,
     ConsentForm,
+    LoginLockout,
     Practice,
     RateLimitHit,
     TeamInvite,
     VaultChallenge,
 )
+from appliance.services.accounts import FAILURES_FORGOTTEN_AFTER
 from appliance.services.audit import chain_of
-from appliance.services.audit_log import AuditFilter, audit_csv
+from appliance.services.audit_log import AuditFilter, all_chains, anchor_text, audit_csv
 from appliance.services.container import Services
 from appliance.storage import keys
 
+log = logging.getLogger("appliance.scheduler")
 BATCH = 500
 #: Closed or expired invites keep the invited address; it goes after this long.
 INVITE_RETENTION = dt.timedelta(days=30)
@@ -55,7 +59,8 @@ def expire_consents(ctx: Services) -> dict:
 
 
 def prune(ctx: Services) -> dict:
-    """Removes rows that only served a short while: rate-limit hits, ended sessions, challenges."""
+    """Removes rows that only served a short while: rate-limit hits, ended sessions, challenges,
+    and failed-login counts a day old with no lock in force."""
     now = ctx.clock.now()
     with ctx.database.atomic(), tenancy.unscoped("pruning spans all practices"):
         hits = RateLimitHit.delete().where(RateLimitHit.at < now - dt.timedelta(hours=1)).execute()
@@ -66,7 +71,12 @@ def prune(ctx: Services) -> dict:
         challenges = VaultChallenge.delete().where(
             VaultChallenge.expires_at < now - dt.timedelta(hours=1)
         ).execute()
-    return {"rateLimitHits": hits, "sessions": sessions, "vaultChallenges": challenges}
+        lockouts = LoginLockout.delete().where(
+            LoginLockout.updated_at < now - FAILURES_FORGOTTEN_AFTER,
+            LoginLockout.locked_until.is_null() | (LoginLockout.locked_until < now),
+        ).execute()
+    return {"rateLimitHits": hits, "sessions": sessions, "vaultChallenges": challenges,
+            "loginLockouts": lockouts}
 
 
 class _IteratorReader:
@@ -114,7 +124,7 @@ def export_practice_audit(ctx: Services, practice: Practice) -> int:
         zone = zoneinfo.ZoneInfo(practice.timezone)
         plain = _gzip(audit_csv(AuditFilter(upto_seq=head.seq), "de", zone, after_seq=after))
         wrapped, ciphertext = encrypt_payload_stream(
-            practice.public_key, plain, envelopes.PURPOSE_AUDIT_EXPORT
+            practice.public_key, plain, envelopes.PURPOSE_AUDIT_EXPORT, str(export_id)
         )
         size = ctx.store.put(key, _IteratorReader(ciphertext))
         try:
@@ -132,9 +142,18 @@ def export_practice_audit(ctx: Services, practice: Practice) -> int:
 
 
 def audit_exports(ctx: Services) -> dict:
+    """Exports every practice's new entries, then logs the head of every chain: the journal
+    keeps that line outside the database, as an anchor that `appliance audit verify --anchor`
+    compares the chain with (removing the newest entries leaves a chain that still links up)."""
     with tenancy.unscoped("the nightly export visits every practice"):
         practices = list(Practice.select())
     rows = sum(export_practice_audit(ctx, practice) for practice in practices)
+    for chain in all_chains():
+        with tenancy.unscoped("the head of one chain"):
+            head = (AuditEntry.select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.chain == chain)
+                    .order_by(AuditEntry.seq.desc()).first())
+        log.info("audit chain head", extra={"chain": chain, "seq": head.seq,
+                                            "anchor": anchor_text(chain, head.seq, head.hash)})
     return {"practices": len(practices), "rows": rows}
 
 
@@ -151,12 +170,18 @@ def purge_invites(ctx: Services) -> dict:
 
 
 def sweep_objects(ctx: Services) -> dict:
-    """Objects whose row never committed (crashed uploads) or whose delete was queued."""
+    """Objects whose row never committed (crashed uploads) or whose delete was queued, and
+    the store's remains of puts that never finished."""
     result = ctx.objects.sweep()
-    return {"removed": result.removed, "kept": result.kept, "failed": result.failed}
+    return {"removed": result.removed, "kept": result.kept, "failed": result.failed,
+            "aborted": result.aborted}
 
 
 def gdt_import(ctx: Services) -> dict:
-    """Reads what the practice management systems wrote into the exchange directories."""
+    """Reads what the practice management systems wrote into the exchange directories; the
+    counts say how it went, so a run that rejected every file does not look like a good one."""
     results = ctx.gdt.import_all()
-    return {"practices": len(results), "problems": sum(isinstance(r, str) for r in results.values())}
+    done = [result for result in results.values() if not isinstance(result, str)]
+    return {"practices": len(results), "problems": len(results) - len(done),
+            "imported": sum(r.imported for r in done), "rejected": sum(r.rejected for r in done),
+            "tolerated": sum(r.tolerated for r in done), "skipped": sum(len(r.skipped) for r in done)}

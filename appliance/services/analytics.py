@@ -23,12 +23,14 @@ from dataclasses import dataclass
 import peewee
 from peewee import SQL, fn
 
+from appliance import tenancy
 from appliance.billing import plans
 from appliance.billing.enforcement import PlanEnforcement
 from appliance.clock import Clock, isoformat
 from appliance.db import engine_of
 from appliance.http.errors import ApiError, bad_request
 from appliance.models import CONSENT_TYPES, SIGNED_STATUSES, ConsentForm, Patient, Payment, Practice
+from appliance.prepared import Prepared
 from appliance.principal import Principal
 
 GRANULARITIES = ("day", "week", "month")
@@ -74,6 +76,29 @@ class _Window:
 def day_start(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
     """The first instant of a local day as naive UTC (after a gap at midnight: its first instant)."""
     return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _within(column: peewee.Field, shape: tuple[bool, bool],
+            bounds: tuple[dt.datetime, ...]) -> list[peewee.Expression]:
+    """A window's conditions on `column`, of the window's `shape` (`_shape`), with `bounds`
+    (its start and end, those present) standing for the values: what a Prepared statement is
+    composed from."""
+    found, rest = [], list(bounds)
+    has_start, has_end = shape
+    if has_start:
+        found.append(column >= rest.pop(0))
+    if has_end:
+        found.append(column < rest.pop(0))
+    return found
+
+
+def _shape(window: _Window) -> tuple[bool, bool]:
+    """Which bounds the window has (start, end): the key of its statements."""
+    return window.start is not None, window.end is not None
+
+
+def _bounds(window: _Window) -> tuple[dt.datetime, ...]:
+    return tuple(v for v in (window.start, window.end) if v is not None)
 
 
 def _count_if(condition: peewee.Expression) -> peewee.Node:
@@ -147,12 +172,24 @@ def default_first(last: dt.date, granularity: str) -> dt.date:
 
 
 class Analytics:
+    """Each figure's statements are Prepared: composed by peewee once per shape (which bounds
+    are given, how many buckets), then only bound to the call's values."""
+
     def __init__(self, database: peewee.Database, clock: Clock, enforcement: PlanEnforcement | None):
         self._db = database
         self._postgres = engine_of(database) == "postgresql"
         self._clock = clock
         #: None when billing is disabled: no plan usage, no revenue.
         self._enforcement = enforcement
+        self._practice_sql = Prepared(
+            lambda _: Practice.select(Practice.id, Practice.timezone).where(Practice.id == tenancy.current()))
+        self._statements: dict[str, Prepared] = {}
+
+    def _prepared(self, name: str, build) -> Prepared:
+        found = self._statements.get(name)
+        if found is None:
+            found = self._statements.setdefault(name, Prepared(build))
+        return found
 
     def _window(self, practice: Practice, period: Period) -> _Window:
         if period.first and period.last and period.first > period.last:
@@ -163,11 +200,13 @@ class Analytics:
         end = day_start(period.last + dt.timedelta(days=1), zone) if period.last else None
         return _Window(zone, period, start, end)
 
-    @staticmethod
-    def _practice(principal: Principal) -> Practice:
-        """The caller's practice with what the figures need: its id and time zone."""
-        query = Practice.select(Practice.id, Practice.timezone)
-        return query.where(Practice.id == principal.practice_id).get()
+    def _practice(self, principal: Principal) -> Practice:
+        """The caller's practice (the scope's, which is the principal's) with what the figures
+        need: its id and time zone."""
+        row = self._practice_sql.execute(self._db, "practice").fetchone()
+        if row is None or Practice.id.python_value(row[0]) != principal.practice_id:
+            raise Practice.DoesNotExist
+        return Practice(id=principal.practice_id, timezone=row[1])
 
     # ----- overview -----
 
@@ -175,23 +214,30 @@ class Analytics:
         practice = self._practice(principal)
         window = self._window(practice, period)
         now = self._clock.now()
-        effective = ConsentForm.effective_status(now)
-        query = ConsentForm.select(
-            fn.COUNT(SQL("*")),
-            _count_if(effective == "PENDING"),
-            _count_if(ConsentForm.status.in_(SIGNED_STATUSES)),
-            _count_if(ConsentForm.status == "COMPLETED"),
-            _count_if(ConsentForm.status == "REVOKED"),
-            _count_if(effective == "EXPIRED"),
-        )
-        total, pending, signed, completed, revoked, expired = (
-            _where(query, window.conditions(ConsentForm.created_at)).tuples().get()
-        )
-        patients = _where(Patient.select(), window.conditions(Patient.created_at)).count()
+
+        def forms(shape: tuple[bool, bool], now: dt.datetime, *bounds: dt.datetime) -> peewee.Query:
+            effective = ConsentForm.effective_status(now)
+            query = ConsentForm.select(
+                fn.COUNT(SQL("*")),
+                _count_if(effective == "PENDING"),
+                _count_if(ConsentForm.status.in_(SIGNED_STATUSES)),
+                _count_if(ConsentForm.status == "COMPLETED"),
+                _count_if(ConsentForm.status == "REVOKED"),
+                _count_if(effective == "EXPIRED"),
+            )
+            return _where(query, _within(ConsentForm.created_at, shape, bounds))
+
+        def patients(shape: tuple[bool, bool], *bounds: dt.datetime) -> peewee.Query:
+            return _where(Patient.select(fn.COUNT(SQL("*"))), _within(Patient.created_at, shape, bounds))
+
+        total, pending, signed, completed, revoked, expired = self._prepared("overview", forms).execute(
+            self._db, _shape(window), now, *_bounds(window)).fetchone()
+        (count,) = self._prepared("patients", patients).execute(
+            self._db, _shape(window), *_bounds(window)).fetchone()
         return {
             **window.describe(),
             "total": total, "pending": pending, "signed": signed, "completed": completed,
-            "revoked": revoked, "expired": expired, "patients": patients,
+            "revoked": revoked, "expired": expired, "patients": count,
             "thisMonth": self._plan_usage(practice, now),
         }
 
@@ -214,14 +260,18 @@ class Analytics:
 
     def by_type(self, principal: Principal, period: Period) -> dict:
         window = self._window(self._practice(principal), period)
-        query = ConsentForm.select(
-            ConsentForm.type,
-            fn.COUNT(SQL("*")),
-            _count_if(ConsentForm.status.in_(SIGNED_STATUSES)),
-            _count_if(ConsentForm.status == "REVOKED"),
-        )
-        rows = _where(query, window.conditions(ConsentForm.created_at)).group_by(ConsentForm.type)
-        found = {kind: counts for kind, *counts in rows.tuples()}
+
+        def build(shape: tuple[bool, bool], *bounds: dt.datetime) -> peewee.Query:
+            query = ConsentForm.select(
+                ConsentForm.type,
+                fn.COUNT(SQL("*")),
+                _count_if(ConsentForm.status.in_(SIGNED_STATUSES)),
+                _count_if(ConsentForm.status == "REVOKED"),
+            )
+            return _where(query, _within(ConsentForm.created_at, shape, bounds)).group_by(ConsentForm.type)
+
+        rows = self._prepared("by_type", build).execute(self._db, _shape(window), *_bounds(window))
+        found = {kind: counts for kind, *counts in rows.fetchall()}
         return {
             **window.describe(),
             "items": [
@@ -267,22 +317,28 @@ class Analytics:
     def _counts_per_interval(self, intervals: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[int, int]]:
         """(forms created, forms signed) in each [start, end): one statement joining the
         intervals (a VALUES list) with two index range counts each."""
-        bounds = peewee.ValuesList([(i, start, end) for i, (start, end) in enumerate(intervals)]).cte(
-            "bucket", columns=("idx", "lo", "hi")
-        )
 
-        def within(column: peewee.Field) -> peewee.Select:
-            return ConsentForm.select(fn.COUNT(SQL("*"))).where(column >= bounds.c.lo, column < bounds.c.hi)
+        def build(count: int, *bounds: dt.datetime) -> peewee.Query:
+            pairs = zip(bounds[::2], bounds[1::2], strict=True)
+            values = peewee.ValuesList([(i, start, end) for i, (start, end) in enumerate(pairs)])
+            buckets = values.cte("bucket", columns=("idx", "lo", "hi"))
 
-        query = (
-            peewee.Select(from_list=[bounds], columns=[
-                bounds.c.idx, within(ConsentForm.created_at), within(ConsentForm.signed_at)
-            ])
-            .with_cte(bounds)
-            .order_by(bounds.c.idx)
-            .bind(self._db)
-        )
-        return [(created, signed) for _, created, signed in query.tuples()]
+            def within(column: peewee.Field) -> peewee.Select:
+                return (ConsentForm.select(fn.COUNT(SQL("*")))
+                        .where(column >= buckets.c.lo, column < buckets.c.hi))
+
+            return (
+                peewee.Select(from_list=[buckets], columns=[
+                    buckets.c.idx, within(ConsentForm.created_at), within(ConsentForm.signed_at)
+                ])
+                .with_cte(buckets)
+                .order_by(buckets.c.idx)
+                .bind(self._db)
+            )
+
+        bounds = [value for interval in intervals for value in interval]
+        rows = self._prepared("by_period", build).execute(self._db, len(intervals), *bounds)
+        return [(created, signed) for _, created, signed in rows.fetchall()]
 
     # ----- conversion -----
 
@@ -294,17 +350,20 @@ class Analytics:
 
     def conversion(self, principal: Principal, period: Period) -> dict:
         window = self._window(self._practice(principal), period)
-        created_in = window.conditions(ConsentForm.created_at)
-        signed = ConsentForm.signed_at.is_null(False)
-        effective = ConsentForm.effective_status(self._clock.now())
-        query = ConsentForm.select(
-            fn.COUNT(SQL("*")),
-            _count_if(signed),
-            _count_if(effective == "EXPIRED"),
-            _count_if(ConsentForm.status == "REVOKED"),
-        )
-        created, signed_count, expired, revoked = _where(query, created_in).tuples().get()
-        median, p90 = self._seconds_to_sign([*created_in, signed])
+
+        def counts(shape: tuple[bool, bool], now: dt.datetime, *bounds: dt.datetime) -> peewee.Query:
+            effective = ConsentForm.effective_status(now)
+            query = ConsentForm.select(
+                fn.COUNT(SQL("*")),
+                _count_if(ConsentForm.signed_at.is_null(False)),
+                _count_if(effective == "EXPIRED"),
+                _count_if(ConsentForm.status == "REVOKED"),
+            )
+            return _where(query, _within(ConsentForm.created_at, shape, bounds))
+
+        created, signed_count, expired, revoked = self._prepared("conversion", counts).execute(
+            self._db, _shape(window), self._clock.now(), *_bounds(window)).fetchone()
+        median, p90 = self._seconds_to_sign(window)
         return {
             **window.describe(),
             "created": created,
@@ -318,23 +377,28 @@ class Analytics:
             "p90SecondsToSign": p90,
         }
 
-    def _seconds_to_sign(self, conditions: list[peewee.Expression]) -> tuple[int | None, int | None]:
+    def _seconds_to_sign(self, window: _Window) -> tuple[int | None, int | None]:
         """Nearest-rank median and 90th percentile of the whole seconds from creation to
         signature: the values at ranks ceil(n/2) and ceil(9n/10) of the n sorted durations,
         picked by the database (ROW_NUMBER over the sorted durations), identical on both engines."""
-        seconds = self._epoch_seconds(ConsentForm.signed_at) - self._epoch_seconds(ConsentForm.created_at)
-        ranked = ConsentForm.select(
-            seconds.alias("seconds"),
-            fn.ROW_NUMBER().over(order_by=[seconds]).alias("pos"),
-            fn.COUNT(SQL("*")).over().alias("n"),
-        ).where(*conditions).alias("ranked")
-        median_rank = (ranked.c.n + 1) / 2  # integer division on both engines: ceil(n / 2)
-        p90_rank = (ranked.c.n * 9 + 9) / 10  # ceil(9n / 10)
-        query = peewee.Select(from_list=[ranked], columns=[
-            ranked.c.seconds, ranked.c.pos == median_rank, ranked.c.pos == p90_rank,
-        ]).where((ranked.c.pos == median_rank) | (ranked.c.pos == p90_rank)).bind(self._db)
+
+        def build(shape: tuple[bool, bool], *bounds: dt.datetime) -> peewee.Query:
+            seconds = self._epoch_seconds(ConsentForm.signed_at) - self._epoch_seconds(ConsentForm.created_at)
+            ranked = ConsentForm.select(
+                seconds.alias("seconds"),
+                fn.ROW_NUMBER().over(order_by=[seconds]).alias("pos"),
+                fn.COUNT(SQL("*")).over().alias("n"),
+            ).where(*_within(ConsentForm.created_at, shape, bounds), ConsentForm.signed_at.is_null(False)
+                    ).alias("ranked")
+            median_rank = (ranked.c.n + 1) / 2  # integer division on both engines: ceil(n / 2)
+            p90_rank = (ranked.c.n * 9 + 9) / 10  # ceil(9n / 10)
+            return peewee.Select(from_list=[ranked], columns=[
+                ranked.c.seconds, ranked.c.pos == median_rank, ranked.c.pos == p90_rank,
+            ]).where((ranked.c.pos == median_rank) | (ranked.c.pos == p90_rank)).bind(self._db)
+
         median = p90 = None
-        for value, is_median, is_p90 in query.tuples():  # at most two rows
+        rows = self._prepared("seconds_to_sign", build).execute(self._db, _shape(window), *_bounds(window))
+        for value, is_median, is_p90 in rows.fetchall():  # at most two rows
             if is_median:
                 median = int(value)
             if is_p90:
@@ -347,10 +411,14 @@ class Analytics:
         window = self._window(self._practice(principal), period)
         totals = []
         if self._enforcement is not None:
-            query = Payment.select(Payment.currency, fn.COUNT(SQL("*")), fn.SUM(Payment.amount_cents),
-                                   fn.SUM(Payment.refunded_cents))
-            rows = _where(query, window.conditions(Payment.paid_at)).group_by(Payment.currency)
-            for currency, count, gross, refunded in rows.order_by(Payment.currency).tuples():  # per currency
+            def build(shape: tuple[bool, bool], *bounds: dt.datetime) -> peewee.Query:
+                query = Payment.select(Payment.currency, fn.COUNT(SQL("*")), fn.SUM(Payment.amount_cents),
+                                       fn.SUM(Payment.refunded_cents))
+                return (_where(query, _within(Payment.paid_at, shape, bounds))
+                        .group_by(Payment.currency).order_by(Payment.currency))
+
+            rows = self._prepared("revenue", build).execute(self._db, _shape(window), *_bounds(window))
+            for currency, count, gross, refunded in rows.fetchall():  # per currency
                 net = int(gross) - int(refunded)
                 totals.append({"currency": currency, "payments": count, "grossCents": int(gross),
                                "refundedCents": int(refunded), "netCents": net,

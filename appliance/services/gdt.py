@@ -21,7 +21,7 @@ from pathlib import Path
 import peewee
 
 from appliance import tenancy
-from appliance.client import crypto
+from appliance.client import crypto, lookup
 from appliance.clock import Clock
 from appliance.gdt import exchange
 from appliance.gdt.consent import (
@@ -31,6 +31,8 @@ from appliance.gdt.consent import (
     PatientFields,
     Request,
     RequestError,
+    RequestMapping,
+    RequestRule,
     examination_record,
 )
 from appliance.gdt.exchange import DirectoryRefused, ExchangeBusy, ExchangeUnavailable, ImportResult
@@ -50,7 +52,12 @@ SETTINGS_FIELDS = {
     "senderId": "gdt_sender_id",
     "defaultReceiverId": "gdt_receiver_id",
     "charset": "gdt_charset",
+    "requestMapping": "gdt_request_map",
+    "defaultConsentType": "gdt_default_type",
+    "tolerate": "gdt_tolerate",
 }
+#: Skipped files already reported by this process: each is logged once, not every minute.
+MAX_REPORTED = 10_000
 #: GDT field -> request field, so that a refused character is reported where it was typed.
 API_FIELDS = {"3000": "patientNumber", "3101": "lastName", "3102": "firstName", "8315": "receiverId"}
 UNSAFE_FILE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -73,6 +80,25 @@ def _ids_problem(sender: str, receiver: str) -> str | None:
     return None
 
 
+def _check_mapping(rules: list[dict]) -> None:
+    """Each (8402, 8410) pair once; the schema already made sure each rule names one of them."""
+    seen: set[tuple[str | None, str | None]] = set()
+    for number, rule in enumerate(rules):
+        key = ((rule.get("procedure") or "").strip().upper() or None,
+               (rule.get("test") or "").strip().upper() or None)
+        if key in seen:
+            raise bad_request("the GDT settings are invalid", [{
+                "field": f"requestMapping.{number}",
+                "problem": "maps the same 8402 and 8410 as a rule before it"}])
+        seen.add(key)
+
+
+def _mapping(row: PracticeGdt) -> RequestMapping:
+    rules = tuple(RequestRule(rule.get("procedure"), rule.get("test"), rule["consentType"])
+                  for rule in row.gdt_request_map)
+    return RequestMapping(rules, row.gdt_default_type)
+
+
 def _local(moment: dt.datetime, timezone: str) -> dt.datetime:
     """Naive UTC -> the practice's wall-clock time, as the PVS shows it."""
     return moment.replace(tzinfo=dt.UTC).astimezone(zoneinfo.ZoneInfo(timezone)).replace(tzinfo=None)
@@ -93,6 +119,7 @@ class Gdt:
         self._consents = consents
         self._patients = patients
         self._root = exchange_root
+        self._reported: set[str] = set()
 
     # ----- settings (ADMIN) -----
 
@@ -124,7 +151,10 @@ class Gdt:
         return str(real)
 
     def update_settings(self, principal: Principal, body: dict, caller: Caller) -> dict:
+        _check_mapping(body.get("requestMapping") or [])
         changes = {SETTINGS_FIELDS[api]: value for api, value in body.items()}
+        if "gdt_tolerate" in changes:
+            changes["gdt_tolerate"] = sorted(set(changes["gdt_tolerate"]))
         try:
             with self._db.atomic():
                 row = PracticeGdt.get_by_id(principal.practice_id)
@@ -249,18 +279,34 @@ class Gdt:
             practice = Practice.get_by_id(practice_id)
             result = exchange.run_import(
                 directory, gdt.gdt_sender_id, partial(self._apply, practice),
-                stamp=f"{self._clock.now():%Y%m%dT%H%M%SZ}", settle_seconds=settle_seconds,
+                stamp=f"{self._clock.now():%Y%m%dT%H%M%SZ}", mapping=_mapping(gdt),
+                tolerate=gdt.gdt_tolerate, settle_seconds=settle_seconds,
             )
+        self._report_skipped(practice_id, result.skipped)
         if result.imported or result.rejected:
             log.info("GDT import", extra={"practice_id": str(practice_id), "imported": result.imported,
-                                          "rejected": result.rejected})
+                                          "rejected": result.rejected, "tolerated": result.tolerated})
         return result
 
-    def _apply(self, practice: Practice, item: exchange.Incoming, request: Request) -> None:
+    def _report_skipped(self, practice_id: uuid.UUID, skipped: list[exchange.Skipped]) -> None:
+        """Each file the import does not read is logged once per process (it stays there)."""
+        if len(self._reported) > MAX_REPORTED:
+            self._reported.clear()
+        for item in skipped:
+            key = f"{practice_id}|{item.key}"
+            if key in self._reported:
+                continue
+            self._reported.add(key)
+            log.warning("GDT import skips a file", extra={
+                "practice_id": str(practice_id), "file": item.name, "reason": item.reason})
+
+    def _apply(self, practice: Practice, item: exchange.Incoming, tolerated: tuple[str, ...],
+               request: Request) -> None:
         """One request: patient found or created by lookupHash, one PENDING consent per type."""
+        patient_id = uuid.uuid4()
         try:
             # Sealed before the transaction: Argon2 is slow and needs no lock.
-            sealed = self._seal(practice, request)
+            sealed = self._seal(practice, request, str(patient_id))
         except ValueError as exc:
             raise RequestError(f"the patient identity cannot be used: {exc}") from None
         principal = Principal(user_id=None, session_id=None, practice_id=practice.id, role=None,
@@ -273,10 +319,9 @@ class Gdt:
                     record_type=request.record_type, consent_count=len(request.consent_types),
                     created_at=self._clock.now(),
                 ).execute()
-                patient_id, created = self._patient(principal, sealed, caller)
+                patient_id, created = self._patient(principal, patient_id, sealed, caller)
                 for consent_type in request.consent_types:
-                    self._consents.create(principal, {"type": consent_type, "patientId": str(patient_id)},
-                                          caller)
+                    self._consents.create_unlinked(principal, consent_type, patient_id, caller)
                 self._audit.record(
                     "GDT_IMPORTED", ip=None, practice_id=practice.id, entity_type="patient",
                     entity_id=patient_id,
@@ -291,27 +336,38 @@ class Gdt:
             if 400 <= exc.status_code < 500:  # refused, e.g. consent_type_disabled: not worth retrying
                 raise RequestError(exc.message) from None
             raise
+        if tolerated:
+            log.info("GDT import tolerated a quirk", extra={
+                "practice_id": str(practice.id), "file": exchange.shown_name(item.name),
+                "tolerated": list(tolerated)})
 
     @staticmethod
-    def _seal(practice: Practice, request: Request) -> dict:
-        """The identity as a client would send it: each value sealed to its field name."""
-        key = practice.public_key
+    def _seal(practice: Practice, request: Request, patient_id: str) -> dict:
+        """The identity as a client would seal it for a new patient: each value bound to its
+        field and to the patient's id (the columns of an unsigned patient row)."""
+        def seal(field: str, value: str) -> str:
+            return crypto.seal_field(practice.public_key, f"patient.{field}", patient_id, value)
+
         return {
-            "encryptedFirstName": crypto.seal_field(key, "patient.firstName", request.first_name),
-            "encryptedLastName": crypto.seal_field(key, "patient.lastName", request.last_name),
-            "encryptedDateOfBirth": crypto.seal_field(key, "patient.dateOfBirth", request.date_of_birth),
-            "lookupHash": crypto.lookup_hash(practice.lookup_salt, request.last_name, request.first_name,
-                                             request.date_of_birth),
+            "encrypted_first_name": seal("firstName", request.first_name),
+            "encrypted_last_name": seal("lastName", request.last_name),
+            "encrypted_date_of_birth": seal("dateOfBirth", request.date_of_birth),
+            "lookup_hash": lookup.lookup_hash(practice.lookup_salt, request.last_name, request.first_name,
+                                              request.date_of_birth),
         }
 
-    def _patient(self, principal: Principal, sealed: dict, caller: Caller) -> tuple[uuid.UUID, bool]:
-        existing = Patient.get_or_none(Patient.lookup_hash == sealed["lookupHash"])
+    def _patient(self, principal: Principal, patient_id: uuid.UUID, sealed: dict,
+                 caller: Caller) -> tuple[uuid.UUID, bool]:
+        """The practice's own system names the patient: the one with this lookupHash, or a
+        new, unsigned one (staff confirm it)."""
+        existing = Patient.get_or_none(Patient.lookup_hash == sealed["lookup_hash"])
         if existing is not None:
             return existing.id, False
         try:
-            return uuid.UUID(self._patients.create(principal, sealed, caller)["id"]), True
+            self._patients.create_imported(principal, patient_id, sealed, caller)
+            return patient_id, True
         except ApiError as exc:
             if exc.code != "duplicate_patient":
                 raise
-        # Created by a concurrent submit or import in the meantime.
-        return Patient.get(Patient.lookup_hash == sealed["lookupHash"]).id, False
+        # Created by a concurrent import or a staff client in the meantime.
+        return Patient.get(Patient.lookup_hash == sealed["lookup_hash"]).id, False

@@ -109,7 +109,7 @@ class Logo:
         except BaseException as exc:
             self._objects.abandon_upload(key)
             if isinstance(exc, StoreUnavailable):
-                raise store_unavailable() from exc
+                raise store_unavailable(exc) from exc
             if isinstance(exc, UploadExpired):
                 raise ApiError(408, "upload_too_slow", "the upload took too long; send it again") from exc
             if isinstance(exc, peewee.IntegrityError):  # a concurrent upload won
@@ -143,7 +143,7 @@ class Logo:
         try:
             return self._store.get(logo_key(logo.practice_id, logo.id)), logo.content_type
         except StoreUnavailable as exc:
-            raise store_unavailable() from exc
+            raise store_unavailable(exc) from exc
         except ObjectNotFound as exc:
             raise not_found("logo") from exc
 

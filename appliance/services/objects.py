@@ -12,7 +12,9 @@ its row is written down in `object_cleanup` first:
 
 `sweep` retries every due entry and never removes an object that a committed row names. The
 scheduler runs it periodically; until then it also runs, at most once a minute per process,
-after a successful store operation.
+after a successful store operation. The scheduled sweep also aborts what the store keeps of
+puts that never finished (S3's incomplete multipart uploads, which no key lists), once they
+are older than the upload grace period.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import peewee
@@ -30,8 +32,15 @@ import peewee
 from appliance import tenancy
 from appliance.clock import Clock
 from appliance.http.errors import ApiError
-from appliance.models import ObjectCleanup, Photo, PracticeLogo
-from appliance.storage import ObjectStore, StoreError
+from appliance.models import ConsentArchive, ObjectCleanup, Photo, PracticeLogo
+from appliance.storage import (
+    ObjectNotFound,
+    ObjectStore,
+    StoredObject,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+)
 from appliance.storage import keys as object_keys
 
 log = logging.getLogger("appliance.objects")
@@ -45,11 +54,37 @@ OPPORTUNISTIC_BATCH = 20
 OPPORTUNISTIC_INTERVAL = 60.0  # seconds, per process
 
 
-def store_unavailable() -> ApiError:
+def store_unavailable(exc: StoreUnavailable) -> ApiError:
+    """The answer for a store failure, logged with its cause: a full store is 507 (an operator
+    must free space, retrying soon does not help), anything else 503."""
+    if isinstance(exc, StoreFull):
+        log.error("object store full: uploads fail until space is freed", extra={"cause": str(exc)})
+        return ApiError(507, "storage_full", "the object store has no space left; nothing was"
+                        " written. The clinic's IT must free space")
+    log.warning("object store unavailable", extra={"cause": str(exc)})
     return ApiError(
         503, "object_store_unavailable", "the object store is not reachable; try again shortly",
         headers={"Retry-After": "10"},
     )
+
+
+def audited_read(db: peewee.Database, store: ObjectStore, key: str, missing: ApiError,
+                 record: Callable[[], None]) -> StoredObject:
+    """The stored object as a stream, handed out only once `record` (the audit entry) has
+    committed: what was read is always on record, and a failed audit closes the stream."""
+    try:
+        content = store.get(key)
+    except StoreUnavailable as exc:
+        raise store_unavailable(exc) from exc
+    except ObjectNotFound as exc:
+        raise missing from exc
+    try:
+        with db.atomic():
+            record()
+    except BaseException:
+        content.close()
+        raise
+    return content
 
 
 class UploadExpired(Exception):
@@ -61,6 +96,7 @@ class SweepResult:
     removed: int = 0
     kept: int = 0
     failed: int = 0
+    aborted: int = 0
 
 
 class Objects:
@@ -155,8 +191,9 @@ class Objects:
 
     # ----- the sweep -----
 
-    def sweep(self, limit: int = SWEEP_BATCH) -> SweepResult:
-        """Removes the objects of due entries, across practices; stops when the store fails."""
+    def sweep(self, limit: int = SWEEP_BATCH, *, unfinished: bool = True) -> SweepResult:
+        """Removes the objects of due entries, across practices; stops when the store fails.
+        With `unfinished`, then aborts the store's unfinished puts older than the grace."""
         now = self._clock.now()
         removed = kept = failed = 0
         with tenancy.unscoped("the object sweep works across practices"):
@@ -186,9 +223,18 @@ class Objects:
                     removed += 1
                 with self._db.atomic():
                     ObjectCleanup.delete().where(ObjectCleanup.id == entry.id).execute()
-        if removed or failed:
-            log.info("object sweep", extra={"removed": removed, "kept": kept, "failed": failed})
-        return SweepResult(removed, kept, failed)
+        aborted = self._abort_unfinished(now) if unfinished and not failed else 0
+        if removed or failed or aborted:
+            log.info("object sweep", extra={"removed": removed, "kept": kept, "failed": failed,
+                                            "aborted": aborted})
+        return SweepResult(removed, kept, failed, aborted)
+
+    def _abort_unfinished(self, now: dt.datetime) -> int:
+        try:
+            return self._store.abort_stale_uploads(now - self._grace, object_keys.is_appliance_key)
+        except StoreError:
+            log.warning("object sweep: unfinished uploads not aborted, the store failed")
+            return 0
 
     def maybe_sweep(self) -> None:
         """A small sweep at most once a minute per process, after the store just worked."""
@@ -198,7 +244,7 @@ class Objects:
             return
         try:
             self._last_sweep = time.monotonic()
-            self.sweep(OPPORTUNISTIC_BATCH)
+            self.sweep(OPPORTUNISTIC_BATCH, unfinished=False)
         except (StoreError, peewee.PeeweeException) as exc:
             log.warning("opportunistic object sweep failed", extra={"error_type": type(exc).__name__})
         finally:
@@ -211,6 +257,6 @@ class Objects:
         if parsed is None:
             return False
         practice_id, kind, object_id = parsed
-        model = Photo if kind == "photos" else PracticeLogo
+        model = {"photos": Photo, "logo": PracticeLogo, "archives": ConsentArchive}[kind]
         with tenancy.practice_scope(practice_id):
             return model.select().where(model.id == object_id).exists()

@@ -1,4 +1,5 @@
-"""Patients: sealed identities, found by lookupHash, erased on request (DSGVO Art. 17)."""
+"""Patients: sealed identities signed by staff, found by lookupHash, erased on request
+(DSGVO Art. 17)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from appliance import envelopes
 from appliance.clock import Clock, isoformat
 from appliance.http.errors import ApiError, bad_envelope, bad_request, conflict, not_found
 from appliance.http.pagination import Page
-from appliance.models import ConsentForm, Patient, TreatmentPlan
+from appliance.models import ConsentForm, Patient, Practice, TreatmentPlan
 from appliance.principal import Principal
 from appliance.services.accounts import Caller
 from appliance.services.audit import Audit
+from appliance.services.consent_archives import ConsentArchives
 from appliance.services.photos import Photos
+from appliance.services.signatures import check_signature
 
 #: BGB 630f: medical records are kept ten years.
 RETENTION = dt.timedelta(days=3653)
@@ -52,10 +55,50 @@ def sealed_identity(body: dict) -> dict:
     return columns
 
 
+#: The sealed identity a patient submits with a consent: the same fields, bound to the form.
+SUBMITTED_FIELDS = {api: required for api, (_, required) in SEALED_FIELDS.items()}
+
+
+def submitted_identity(body: dict) -> dict:
+    """Validates the sealed identity and lookupHash of a submit; returns the identity to store
+    with the consent form (API names, as the staff client reads them back)."""
+    sealed, problems = body["identity"], []
+    for api, required in SUBMITTED_FIELDS.items():
+        value = sealed.get(api)
+        if value is None:
+            if required:
+                problems.append({"field": f"identity.{api}", "problem": "is required"})
+            continue
+        try:
+            envelopes.validate_sealed_value(value, f"identity.{api}")
+        except envelopes.EnvelopeError as exc:
+            problems.append({"field": exc.field, "problem": exc.problem})
+    try:
+        envelopes.validate_lookup_hash(body["lookupHash"])
+    except envelopes.EnvelopeError as exc:
+        problems.append({"field": exc.field, "problem": exc.problem})
+    if problems:
+        raise bad_request("the submitted identity is invalid", problems)
+    return {api: sealed[api] for api in SUBMITTED_FIELDS if api in sealed}
+
+
+def statement_fields(patient_id: str, columns: dict) -> dict:
+    """The patient statement (docs/crypto.md) of a record, from its columns."""
+    return {"id": patient_id, "lookupHash": columns["lookup_hash"],
+            **{api: columns.get(column) for api, (column, _) in SEALED_FIELDS.items()}}
+
+
+def id_taken() -> ApiError:
+    """A client-chosen id that is in use; the same answer whichever practice holds it (only
+    someone who already knows an id can ask about it)."""
+    return conflict("id_taken", "a record with this id exists; choose a new random id")
+
+
 def patient_view(patient: Patient, consent_count: int | None = None) -> dict:
     view = {api: getattr(patient, column) for api, (column, _) in SEALED_FIELDS.items()}
     view.update(
-        id=str(patient.id), lookupHash=patient.lookup_hash, createdAt=isoformat(patient.created_at)
+        id=str(patient.id), lookupHash=patient.lookup_hash, signature=patient.signature,
+        createdAt=isoformat(patient.created_at),
     )
     if consent_count is not None:
         view["consentCount"] = consent_count
@@ -63,11 +106,13 @@ def patient_view(patient: Patient, consent_count: int | None = None) -> dict:
 
 
 class Patients:
-    def __init__(self, database: peewee.Database, audit: Audit, clock: Clock, *, photos: Photos):
+    def __init__(self, database: peewee.Database, audit: Audit, clock: Clock, *, photos: Photos,
+                 archives: ConsentArchives):
         self._db = database
         self._audit = audit
         self._clock = clock
         self._photos = photos
+        self._archives = archives
 
     def list(self, page: Page) -> dict:
         count = peewee.fn.COUNT(ConsentForm.id)
@@ -111,20 +156,56 @@ class Patients:
         }
 
     def create(self, principal: Principal, body: dict, caller: Caller) -> dict:
+        """A patient a staff client sealed and signed, under the id it chose."""
         columns = sealed_identity(body)
+        practice = Practice.get_by_id(principal.practice_id)
+        check_signature(practice, "patient", statement_fields(body["id"], columns), body["signature"])
+        return self._insert(principal, uuid.UUID(body["id"]), {**columns, "signature": body["signature"]},
+                            caller)
+
+    def create_imported(self, principal: Principal, patient_id: uuid.UUID, columns: dict,
+                        caller: Caller) -> None:
+        """A patient the GDT import sealed with the server's copy of the public key: unsigned,
+        so readers show it as unconfirmed until staff sign it (`confirm`)."""
+        self._insert(principal, patient_id, columns, caller)
+
+    def _insert(self, principal: Principal, patient_id: uuid.UUID, columns: dict, caller: Caller) -> dict:
         now = self._clock.now()
         try:
             with self._db.atomic():
                 if Patient.select().where(Patient.lookup_hash == columns["lookup_hash"]).exists():
                     raise conflict("duplicate_patient", "a patient with this lookupHash exists")
-                patient = Patient.create(id=uuid.uuid4(), created_at=now, updated_at=now, **columns)
+                patient = Patient.create(id=patient_id, created_at=now, updated_at=now, **columns)
                 self._audit.record(
                     "PATIENT_CREATED", ip=caller.ip, user_id=principal.user_id,
                     practice_id=principal.practice_id, entity_type="patient", entity_id=patient.id,
                 )
-        except peewee.IntegrityError as exc:  # lost a race with an identical create
-            raise conflict("duplicate_patient", "a patient with this lookupHash exists") from exc
+        except peewee.IntegrityError as exc:  # lost a race with an identical create, or the id is used
+            with self._db.atomic():
+                duplicate = Patient.select().where(Patient.lookup_hash == columns["lookup_hash"]).exists()
+            if duplicate:
+                raise conflict("duplicate_patient", "a patient with this lookupHash exists") from exc
+            raise id_taken() from exc
         return patient_view(Patient.get_by_id(patient.id), 0)
+
+    def confirm(self, principal: Principal, patient_id: uuid.UUID, signature: str, caller: Caller) -> dict:
+        """Staff sign a patient the import made, after checking the decrypted identity."""
+        with self._db.atomic():
+            patient = self._get(patient_id)
+            if patient.signature is not None:
+                raise conflict("already_signed", "this patient is signed already")
+            columns = {column: getattr(patient, column) for column, _ in SEALED_FIELDS.values()}
+            columns["lookup_hash"] = patient.lookup_hash
+            practice = Practice.get_by_id(principal.practice_id)
+            check_signature(practice, "patient", statement_fields(str(patient.id), columns), signature)
+            Patient.update(signature=signature, updated_at=self._clock.now()).where(
+                Patient.id == patient.id, Patient.signature.is_null()
+            ).execute()
+            self._audit.record(
+                "PATIENT_CONFIRMED", ip=caller.ip, user_id=principal.user_id,
+                practice_id=principal.practice_id, entity_type="patient", entity_id=patient.id,
+            )
+            return patient_view(Patient.get_by_id(patient.id))
 
     def lookup(self, principal: Principal, lookup_hash: str, caller: Caller) -> dict:
         try:
@@ -171,6 +252,7 @@ class Patients:
                 )
             # Photo rows go with the patient; their objects are queued in this transaction.
             photo_keys = self._photos.erase_for_patient(patient.id)
+            archive_keys = self._archives.erase_for_patient(patient.id)
             plans = TreatmentPlan.delete().where(TreatmentPlan.patient_id == patient.id).execute()
             consents = ConsentForm.delete().where(ConsentForm.patient_id == patient.id).execute()
             Patient.delete().where(Patient.id == patient.id).execute()
@@ -180,7 +262,8 @@ class Patients:
                 metadata={"consentForms": consents, "signedConsentsInRetention": retained,
                           "treatmentPlans": plans, "treatmentPlansInRetention": retained_plans,
                           "retentionOverride": bool((retained or retained_plans) and override),
-                          "photos": len(photo_keys)},
+                          "photos": len(photo_keys), "consentArchives": len(archive_keys)},
             )
-        self._photos.purge(photo_keys)  # after the commit; what the store refuses, the sweep retries
+        # after the commit; what the store refuses, the sweep retries
+        self._photos.purge(photo_keys + archive_keys)
         return {"deleted": True, "consentForms": consents}

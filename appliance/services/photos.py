@@ -1,13 +1,16 @@
 """Before/after photos: ciphertext streamed into the object store, clear facts in the row.
 
 The client encrypts the image (secretstream, purpose `photo`, docs/crypto.md) and uploads the
-ciphertext with its wrapped key. The server checks what it can (a header arrived, the size
-limit, the links belong to the patient), never holds the whole file, and commits the row only
-after the object is complete (see `appliance.services.objects`).
+ciphertext with its wrapped key, and usually a thumbnail it made (purpose `photo.thumbnail`,
+signed on its own), which is part of the photo: stored with its row, deleted with it. The
+server checks what it can (a header arrived, the size limit, the links belong to the
+patient), never holds the whole file, and commits the row only after the object is complete
+(see `appliance.services.objects`).
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable
 
@@ -18,71 +21,56 @@ from appliance.clock import Clock, isoformat
 from appliance.http.body import instant_field
 from appliance.http.errors import ApiError, bad_envelope, bad_request, conflict, not_found
 from appliance.http.pagination import Page
-from appliance.models import ConsentForm, Patient, Photo, TreatmentPlan
+from appliance.models import ConsentForm, Patient, Photo, PhotoThumbnail, Practice, TreatmentPlan
 from appliance.principal import Principal
 from appliance.services.accounts import Caller
 from appliance.services.audit import Audit
-from appliance.services.objects import Objects, UploadExpired, store_unavailable
-from appliance.storage import ObjectNotFound, ObjectStore, SourceError, StoredObject, StoreUnavailable
-from appliance.storage.base import CHUNK_BYTES, Readable
+from appliance.services.objects import Objects, audited_read
+from appliance.services.payload_uploads import PayloadReader, upload_refusal
+from appliance.services.signatures import check_signature
+from appliance.storage import ObjectStore, SourceError, StoredObject
+from appliance.storage.base import Readable
 from appliance.storage.keys import photo_key
 
 
-class UploadTooLarge(SourceError):
-    pass
+def statement_fields(photo_id: uuid.UUID, row: dict) -> dict:
+    """The photo statement (docs/crypto.md) of a photo's columns. The plan link is not part of
+    it: deleting a plan unlinks its photos."""
+    return {
+        "id": str(photo_id), "patientId": str(row["patient_id"]),
+        "consentFormId": None if row["consent_form_id"] is None else str(row["consent_form_id"]),
+        "type": row["type"], "bodyRegion": row["body_region"], "takenAt": isoformat(row["taken_at"]),
+        "photoConsentGranted": row["photo_consent_granted"], "wrappedKey": row["wrapped_key"],
+        "encryptedMetadata": row["encrypted_metadata"],
+    }
 
 
-class NotAPayload(SourceError):
-    pass
+def _id_taken() -> ApiError:
+    return conflict("id_taken", "a record with this id exists; choose a new random id")
 
 
-class PayloadReader:
-    """Reads an uploaded secretstream payload for the store.
-
-    `start()` waits for the 24-byte header before anything reaches the store; every read
-    counts, and one byte past `limit` stops the upload. Failures of the client's stream
-    (cut connection, broken form) become `SourceError`, never a store error.
-    """
-
-    def __init__(self, stream: Readable, limit: int):
-        self._stream = stream
-        self._limit = limit
-        self._head = b""
-        self.size = 0
-
-    def _pull(self, size: int) -> bytes:
-        try:
-            piece = self._stream.read(size)
-        except Exception as exc:
-            raise SourceError("the upload ended before it was complete") from exc
-        self.size += len(piece)
-        if self.size > self._limit:
-            raise UploadTooLarge(f"more than {self._limit} bytes")
-        return piece
-
-    def start(self) -> None:
-        head = b""
-        while len(head) < envelopes.STREAM_HEADER_BYTES:
-            piece = self._pull(envelopes.STREAM_HEADER_BYTES - len(head))
-            if not piece:
-                break
-            head += piece
-        if not envelopes.stream_header_ok(head):
-            raise NotAPayload("does not start with a secretstream header")
-        self._head = head
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            head, self._head = self._head, b""
-            return head
-        return self._pull(size if size > 0 else CHUNK_BYTES)
-
-    def finish(self) -> None:
-        if self.size < envelopes.STREAM_MIN_BYTES:
-            raise NotAPayload(f"must be at least {envelopes.STREAM_MIN_BYTES} bytes")
+#: The upload's text fields of a thumbnail; with the `thumbnail` part all or none.
+THUMBNAIL_FIELDS = ("thumbnailWrappedKey", "thumbnailSignature")
+THUMBNAIL_PART = "thumbnail"
 
 
-def photo_view(photo: Photo) -> dict:
+def thumbnail_view(thumbnail: PhotoThumbnail | None) -> dict | None:
+    if thumbnail is None:
+        return None
+    return {"wrappedKey": thumbnail.wrapped_key, "signature": thumbnail.signature,
+            "sizeBytes": thumbnail.size_bytes}
+
+
+def _thumbnails(photo_ids: list[uuid.UUID]) -> dict[uuid.UUID, PhotoThumbnail]:
+    """The thumbnails of these photos, without their ciphertext."""
+    if not photo_ids:
+        return {}
+    rows = PhotoThumbnail.select(PhotoThumbnail.id, PhotoThumbnail.wrapped_key, PhotoThumbnail.signature,
+                                 PhotoThumbnail.size_bytes).where(PhotoThumbnail.id.in_(photo_ids))
+    return {row.id: row for row in rows}
+
+
+def photo_view(photo: Photo, thumbnail: PhotoThumbnail | None = None) -> dict:
     return {
         "id": str(photo.id),
         "patientId": str(photo.patient_id),
@@ -94,8 +82,10 @@ def photo_view(photo: Photo) -> dict:
         "wrappedKey": photo.wrapped_key,
         "encryptedMetadata": photo.encrypted_metadata,
         "photoConsentGranted": photo.photo_consent_granted,
+        "signature": photo.signature,
         "sizeBytes": photo.size_bytes,
         "createdAt": isoformat(photo.created_at),
+        "thumbnail": thumbnail_view(thumbnail),
     }
 
 
@@ -125,6 +115,8 @@ class Photos:
             return uuid.UUID(fields[name]) if name in fields else None
 
         return {
+            "id": uuid.UUID(fields["id"]),
+            "signature": fields["signature"],
             "patient_id": uuid.UUID(fields["patientId"]),
             "consent_form_id": optional_uuid("consentFormId"),
             "treatment_plan_id": optional_uuid("treatmentPlanId"),
@@ -135,6 +127,37 @@ class Photos:
             "encrypted_metadata": fields.get("encryptedMetadata"),
             "photo_consent_granted": fields.get("photoConsentGranted") == "true",
         }
+
+    @staticmethod
+    def _checked_thumbnail(fields: dict[str, str], parts: dict[str, bytes]) -> dict | None:
+        """The thumbnail's row values, or None when the upload has none; half a thumbnail
+        (a field or the part missing) is refused."""
+        given = [name for name in (*THUMBNAIL_FIELDS, THUMBNAIL_PART) if name in fields or name in parts]
+        if not given:
+            return None
+        missing = [name for name in (*THUMBNAIL_FIELDS, THUMBNAIL_PART) if name not in given]
+        if missing:
+            raise bad_request("a thumbnail needs its key, its signature and its part", [
+                {"field": name, "problem": "is required with a thumbnail"} for name in missing])
+        try:
+            envelopes.validate_wrapped_key(fields["thumbnailWrappedKey"], "thumbnailWrappedKey")
+            ciphertext = envelopes.validate_stream_payload(parts[THUMBNAIL_PART], THUMBNAIL_PART,
+                                                           max_bytes=envelopes.THUMBNAIL_MAX_BYTES)
+        except envelopes.EnvelopeError as exc:
+            raise bad_envelope("the thumbnail is invalid", exc) from exc
+        return {"wrapped_key": fields["thumbnailWrappedKey"], "signature": fields["thumbnailSignature"],
+                "ciphertext": ciphertext, "size_bytes": len(ciphertext)}
+
+    @staticmethod
+    def _check_thumbnail_signature(practice: Practice, photo_id: uuid.UUID, thumbnail: dict) -> None:
+        try:
+            envelopes.verify_statement(base64.b64decode(practice.signing_key), "photo.thumbnail",
+                                       {"photoId": str(photo_id), "wrappedKey": thumbnail["wrapped_key"]},
+                                       thumbnail["signature"])
+        except envelopes.EnvelopeError as exc:
+            raise bad_request("the thumbnail signature does not sign this photo's thumbnail",
+                              [{"field": "thumbnailSignature", "problem": exc.problem}],
+                              code="invalid_signature") from exc
 
     @staticmethod
     def _check_links(row: dict) -> None:
@@ -156,21 +179,31 @@ class Photos:
                                   [{"field": field, "problem": "belongs to another patient"}])
 
     def upload(self, principal: Principal, fields: dict[str, str], stream: Readable, caller: Caller,
-               *, before_commit: Callable[[], None] = lambda: None) -> dict:
-        """Streams the file into the store, then commits row, audit entry and cleanup claim.
+               *, parts: dict[str, bytes] | None = None,
+               before_commit: Callable[[], None] = lambda: None) -> dict:
+        """Streams the file into the store, then commits row, thumbnail, audit entry and
+        cleanup claim.
 
-        `before_commit` runs after the last byte was stored (the resource checks that the form
-        ended there); whatever fails on the way removes the object again.
+        `parts` holds the thumbnail part when the form had one. `before_commit` runs after the
+        last byte was stored (the resource checks that the form ended there); whatever fails
+        on the way removes the object again.
         """
         row = self._checked_fields(fields)
+        thumbnail = self._checked_thumbnail(fields, parts or {})
+        photo_id = row.pop("id")
         with self._db.atomic():
             self._check_links(row)
+            if Photo.select().where(Photo.id == photo_id).exists():
+                raise _id_taken()
+            practice = Practice.get_by_id(principal.practice_id)
+            check_signature(practice, "photo", statement_fields(photo_id, row), row["signature"])
+            if thumbnail is not None:
+                self._check_thumbnail_signature(practice, photo_id, thumbnail)
         reader = PayloadReader(stream, self.max_bytes)
         try:
             reader.start()
         except SourceError as exc:
             raise self._refused(exc) from exc
-        photo_id = uuid.uuid4()
         key = photo_key(principal.practice_id, photo_id)
         self._objects.begin_upload(principal.practice_id, key)
         try:
@@ -182,35 +215,33 @@ class Photos:
                 self._objects.claim_upload(key)
                 Photo.insert(id=photo_id, size_bytes=reader.size, uploaded_by=principal.user_id,
                              created_at=now, updated_at=now, **row).execute()
+                if thumbnail is not None:
+                    PhotoThumbnail.insert(id=photo_id, **thumbnail).execute()
                 self._audit.record(
                     "PHOTO_UPLOADED", ip=caller.ip, user_id=principal.user_id,
                     practice_id=principal.practice_id, entity_type="photo", entity_id=photo_id,
                     metadata={"type": row["type"], "bodyRegion": row["body_region"],
-                              "sizeBytes": reader.size},
+                              "sizeBytes": reader.size, "thumbnail": thumbnail is not None},
                 )
         except BaseException as exc:
             self._objects.abandon_upload(key)
-            refused = self._refused(exc)
+            refused = self._refused(exc, row["patient_id"])
             if refused is exc:
                 raise
             raise refused from exc
         self._objects.maybe_sweep()
-        return photo_view(Photo.get_by_id(photo_id))
+        return self.get(photo_id)
 
-    def _refused(self, exc: BaseException) -> BaseException:
+    def _refused(self, exc: BaseException, patient_id: uuid.UUID | None = None) -> BaseException:
         """The answer for a failed upload (the exception itself when it is not ours)."""
-        if isinstance(exc, UploadTooLarge):
-            return ApiError(413, "payload_too_large", f"the photo exceeds {self.max_bytes} bytes")
-        if isinstance(exc, NotAPayload):
-            return bad_request("the file is not an encrypted payload",
-                               [{"field": "file", "problem": str(exc)}], code="invalid_payload")
-        if isinstance(exc, SourceError):
-            return bad_request("the upload ended before it was complete", code="upload_incomplete")
-        if isinstance(exc, StoreUnavailable):
-            return store_unavailable()
-        if isinstance(exc, UploadExpired):
-            return ApiError(408, "upload_too_slow", "the upload took too long; send it again")
+        refused = upload_refusal(exc, "photo", self.max_bytes)
+        if refused is not None:
+            return refused
         if isinstance(exc, peewee.IntegrityError):
+            with self._db.atomic():
+                linked = Patient.select().where(Patient.id == patient_id).exists()
+            if linked:  # the client's id is used by a photo of another practice
+                return _id_taken()
             return conflict("link_deleted", "the patient or a linked record was deleted meanwhile")
         return exc
 
@@ -234,47 +265,57 @@ class Photos:
         if treatment_plan_id:
             query = query.where(Photo.treatment_plan_id == treatment_plan_id)
         total = query.count()
-        rows = page.apply(query.order_by(Photo.taken_at.desc(), Photo.id))
-        return page.envelope([photo_view(p) for p in rows], total)
+        rows = list(page.apply(query.order_by(Photo.taken_at.desc(), Photo.id)))
+        thumbnails = _thumbnails([p.id for p in rows])
+        return page.envelope([photo_view(p, thumbnails.get(p.id)) for p in rows], total)
 
     def get(self, photo_id: uuid.UUID) -> dict:
-        return photo_view(self._get(photo_id))
+        photo = self._get(photo_id)
+        return photo_view(photo, _thumbnails([photo.id]).get(photo.id))
+
+    def thumbnail(self, photo_id: uuid.UUID) -> bytes:
+        """The thumbnail's ciphertext (not audited: it is part of the photo's record, which
+        lists show without an audit entry; opening the photo itself is PHOTO_VIEWED)."""
+        self._get(photo_id)
+        row = PhotoThumbnail.get_or_none(PhotoThumbnail.id == photo_id)
+        if row is None:
+            raise not_found("thumbnail")
+        return bytes(row.ciphertext)
 
     def download(self, principal: Principal, photo_id: uuid.UUID, caller: Caller) -> StoredObject:
         """The ciphertext as a stream; audited once the store has answered."""
         photo = self._get(photo_id)
-        try:
-            content = self._store.get(photo_key(photo.practice_id, photo.id))
-        except StoreUnavailable as exc:
-            raise store_unavailable() from exc
-        except ObjectNotFound as exc:
-            raise ApiError(500, "photo_content_missing", "the photo's content is missing") from exc
-        try:
-            with self._db.atomic():
-                self._audit.record(
-                    "PHOTO_VIEWED", ip=caller.ip, user_id=principal.user_id,
-                    practice_id=principal.practice_id, entity_type="photo", entity_id=photo.id,
-                )
-        except BaseException:
-            content.close()
-            raise
-        return content
+        return audited_read(
+            self._db, self._store, photo_key(photo.practice_id, photo.id),
+            ApiError(500, "photo_content_missing", "the photo's content is missing"),
+            lambda: self._audit.record(
+                "PHOTO_VIEWED", ip=caller.ip, user_id=principal.user_id,
+                practice_id=principal.practice_id, entity_type="photo", entity_id=photo.id,
+            ),
+        )
 
     # ----- changes -----
 
-    def set_consent(self, principal: Principal, photo_id: uuid.UUID, granted: bool, caller: Caller) -> dict:
+    def set_consent(self, principal: Principal, photo_id: uuid.UUID, granted: bool, signature: str,
+                    caller: Caller) -> dict:
+        """The flag is part of the signed photo statement: staff sign the photo as changed."""
         with self._db.atomic():
             photo = self._get(photo_id)
             if photo.photo_consent_granted != granted:
-                Photo.update(photo_consent_granted=granted, updated_at=self._clock.now()).where(
-                    Photo.id == photo.id
-                ).execute()
+                row = {name: getattr(photo, name) for name in (
+                    "patient_id", "consent_form_id", "type", "body_region", "taken_at", "wrapped_key",
+                    "encrypted_metadata")}
+                check_signature(Practice.get_by_id(principal.practice_id), "photo",
+                                statement_fields(photo.id, {**row, "photo_consent_granted": granted}),
+                                signature)
+                Photo.update(photo_consent_granted=granted, signature=signature,
+                             updated_at=self._clock.now()).where(Photo.id == photo.id).execute()
                 self._audit.record(
                     "PHOTO_CONSENT_CHANGED", ip=caller.ip, user_id=principal.user_id,
                     practice_id=principal.practice_id, entity_type="photo", entity_id=photo.id,
                     metadata={"granted": granted},
                 )
-            return photo_view(self._get(photo_id))
+            return self.get(photo_id)
 
     def delete(self, principal: Principal, photo_id: uuid.UUID, caller: Caller) -> dict:
         """Row and audit entry commit together with the object's removal order; the object
@@ -282,6 +323,7 @@ class Photos:
         with self._db.atomic():
             photo = self._get(photo_id)
             key = photo_key(photo.practice_id, photo.id)
+            PhotoThumbnail.delete().where(PhotoThumbnail.id == photo.id).execute()
             Photo.delete().where(Photo.id == photo.id).execute()
             self._objects.bury(photo.practice_id, [key])
             self._audit.record(
@@ -300,6 +342,7 @@ class Photos:
         rows = list(Photo.select(Photo.id, Photo.practice_id).where(Photo.patient_id == patient_id))
         if not rows:
             return []
+        PhotoThumbnail.delete().where(PhotoThumbnail.id.in_([p.id for p in rows])).execute()
         Photo.delete().where(Photo.patient_id == patient_id).execute()
         keys = [photo_key(p.practice_id, p.id) for p in rows]
         self._objects.bury(rows[0].practice_id, keys)

@@ -36,8 +36,10 @@ def practice_view(practice: Practice) -> dict:
         "id": str(practice.id),
         **view,
         "publicKey": practice.public_key,
+        "signingKey": practice.signing_key,
         "encryptedPrivKey": practice.encrypted_priv_key,
         "lookupSalt": practice.lookup_salt,
+        "vaultIdleMinutes": practice.vault_idle_minutes,
         "createdAt": isoformat(practice.created_at),
     }
 
@@ -63,8 +65,9 @@ class Practices:
         """The caller founds a practice and becomes its first ADMIN."""
         try:
             envelopes.validate_public_key(body["publicKey"])
+            envelopes.validate_signing_key(body["signingKey"])
         except envelopes.EnvelopeError as exc:
-            raise bad_envelope("the public key is invalid", exc) from exc
+            raise bad_envelope("the practice keys are invalid", exc) from exc
         vault = _envelope(body["encryptedPrivKey"])
         now = self._clock.now()
         with tenancy.unscoped("founding a practice moves a user into it"), self._db.atomic():
@@ -75,6 +78,7 @@ class Practices:
                 **{column: body.get(api, "").strip() for api, column in DETAIL_FIELDS.items()
                    if api in body},
                 public_key=body["publicKey"],
+                signing_key=body["signingKey"],
                 encrypted_priv_key=vault,
                 lookup_salt=base64.b64encode(secrets.token_bytes(envelopes.LOOKUP_SALT_BYTES)).decode(),
                 created_at=now,

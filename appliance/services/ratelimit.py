@@ -21,6 +21,20 @@ from appliance.db import engine_of
 from appliance.http.errors import ApiError
 from appliance.models import RateLimitHit
 
+#: One round trip on PostgreSQL: statements sent together run as one transaction, so the
+#: advisory lock is held until the end, and the count (a statement of its own, with its own
+#: snapshot, taken after the lock) sees every hit committed before it. Answers the count and
+#: the oldest hit before this one; the hit is recorded only below the limit.
+HIT_SQL = """SELECT pg_advisory_xact_lock(hashtext(%(bucket)s));
+WITH recent AS (
+    SELECT count(*) AS hits, min(at) AS oldest FROM rate_limit_hit
+    WHERE bucket = %(bucket)s AND at > %(since)s
+), hit AS (
+    INSERT INTO rate_limit_hit (id, bucket, at)
+    SELECT %(id)s, %(bucket)s, %(now)s FROM recent WHERE hits < %(limit)s
+)
+SELECT hits, oldest FROM recent"""
+
 
 class DatabaseRateLimiter:
     def __init__(
@@ -45,22 +59,30 @@ class DatabaseRateLimiter:
         bucket = self._bucket(name, client_ip)
         now = self._clock.now()
         since = now - dt.timedelta(seconds=window)
+        if engine_of(self._database) == "postgresql":
+            params = {"bucket": bucket, "since": since, "now": now, "limit": limit, "id": str(uuid.uuid4())}
+            count, oldest = self._database.execute_sql(HIT_SQL, params).fetchone()
+        else:
+            count, oldest = self._sqlite_hit(bucket, since, now, limit)
+        if count >= limit:
+            oldest = _as_datetime(oldest)
+            retry = max(1, math.ceil((oldest + dt.timedelta(seconds=window) - now).total_seconds()))
+            raise ApiError(
+                429, "rate_limited", "too many requests; try again later",
+                {"retryAfterSeconds": retry}, headers={"Retry-After": str(retry)},
+            )
+
+    def _sqlite_hit(self, bucket: str, since: dt.datetime, now: dt.datetime, limit: int) -> tuple:
+        """The same on SQLite, whose transactions take the write lock at BEGIN."""
         with self._database.atomic():
-            if engine_of(self._database) == "postgresql":
-                self._database.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (bucket,))
             count, oldest = (
                 RateLimitHit.select(peewee.fn.COUNT(RateLimitHit.id), peewee.fn.MIN(RateLimitHit.at))
                 .where(RateLimitHit.bucket == bucket, RateLimitHit.at > since)
                 .scalar(as_tuple=True)
             )
-            if count >= limit:
-                oldest = _as_datetime(oldest)
-                retry = max(1, math.ceil((oldest + dt.timedelta(seconds=window) - now).total_seconds()))
-                raise ApiError(
-                    429, "rate_limited", "too many requests; try again later",
-                    {"retryAfterSeconds": retry}, headers={"Retry-After": str(retry)},
-                )
-            RateLimitHit.insert(id=uuid.uuid4(), bucket=bucket, at=now).execute()
+            if count < limit:
+                RateLimitHit.insert(id=uuid.uuid4(), bucket=bucket, at=now).execute()
+        return count, oldest
 
     def prune(self, older_than_seconds: int = 3600) -> int:
         cutoff = self._clock.now() - dt.timedelta(seconds=older_than_seconds)

@@ -125,6 +125,24 @@ class Sessions:
             AuthSession.id == session_id, AuthSession.revoked_at.is_null()
         ).execute()
 
+    def live_of(self, user_id: uuid.UUID) -> list[AuthSession]:
+        """The user's sessions that still work (not ended, not expired), newest first."""
+        return list(
+            AuthSession.select()
+            .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_null(),
+                   AuthSession.expires_at > self._clock.now())
+            .order_by(AuthSession.created_at.desc(), AuthSession.id)
+        )
+
+    def end_own(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+        """Ends one live session of `user_id`; False when it is not one (another user's, ended,
+        expired or unknown: the caller answers the same 404 for each)."""
+        ended = AuthSession.update(revoked_at=self._clock.now()).where(
+            AuthSession.id == session_id, AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_null(), AuthSession.expires_at > self._clock.now(),
+        ).execute()
+        return ended == 1
+
     def end_all(self, user_id: uuid.UUID) -> None:
         AuthSession.update(revoked_at=self._clock.now()).where(
             AuthSession.user_id == user_id, AuthSession.revoked_at.is_null()

@@ -23,8 +23,9 @@ from appliance.db import engine_of
 from appliance.http.errors import ApiError, bad_request, conflict, not_found
 from appliance.http.operation import ADMIN
 from appliance.http.pagination import Page
-from appliance.mail import LOCALES, Mailer, MailUnavailable, OutgoingMail, team_invite_mail
+from appliance.mail import LOCALES, OutgoingMail, team_invite_mail
 from appliance.models import Practice, TeamInvite, User
+from appliance.outbox import Outbox, mail_view
 from appliance.principal import Principal
 from appliance.services import passwords
 from appliance.services.accounts import Accounts, Caller, normalise_email, user_view
@@ -103,7 +104,7 @@ class Team:
         accounts: Accounts,
         audit: Audit,
         clock: Clock,
-        mailer: Mailer,
+        outbox: Outbox,
         public_base_url: str,
         seats: SeatPolicy,
     ):
@@ -113,7 +114,7 @@ class Team:
         self._accounts = accounts
         self._audit = audit
         self._clock = clock
-        self._mailer = mailer
+        self._outbox = outbox
         self._base_url = public_base_url.rstrip("/")
         self._seats = seats
 
@@ -242,7 +243,8 @@ class Team:
             self._refuse_if_member_or_invited(invite.email, now, except_invite=invite.id)
             self._seats.check_seat(principal.practice_id)
             TeamInvite.update(
-                token_hash=token_hash(token), expires_at=now + INVITE_TTL, email_sent_at=None
+                token_hash=token_hash(token), expires_at=now + INVITE_TTL, email_sent_at=None,
+                mail_status=None, mail_error=None, mail_updated_at=None,
             ).where(TeamInvite.id == invite.id).execute()
             self._audit.record(
                 "TEAM_MEMBER_INVITED", ip=caller.ip, user_id=principal.user_id,
@@ -252,28 +254,19 @@ class Team:
         return self._deliver(invite.id, token)
 
     def _deliver(self, invite_id: uuid.UUID, token: str) -> dict:
-        """After the commit: a mail failure never loses the invite; the link can be copied."""
+        """After the commit: the mail is queued for the outbox (its result is the invite's
+        `mail`, and `emailSentAt` once it went out); the link can be copied meanwhile."""
         invite = TeamInvite.get_by_id(invite_id)
         practice = Practice.get_by_id(invite.practice_id)
         link = f"{(practice.public_base_url or self._base_url).rstrip('/')}/invite/{token}"
-        sent = self._send(invite, practice, link)
-        if sent:
-            TeamInvite.update(email_sent_at=self._clock.now()).where(TeamInvite.id == invite.id).execute()
-            invite = TeamInvite.get_by_id(invite.id)
-        return {**self._invite_view(invite), "token": token, "link": link, "emailSent": sent}
-
-    def _send(self, invite: TeamInvite, practice: Practice, link: str) -> bool:
-        try:
-            self._mailer.send(invite_mail(invite.email, practice, invite.role, link, invite.expires_at))
-        except MailUnavailable as exc:
-            reason = str(exc)
-        except ValueError:
-            # e.g. a line break in the practice name, which must not reach a mail header
-            reason = "the message could not be built"
-        else:
-            return True
-        log.warning("team invite e-mail not sent", extra={"invite_id": str(invite.id), "reason": reason})
-        return False
+        queued = self._outbox.queue(
+            TeamInvite, invite, practice.id,
+            lambda: invite_mail(invite.email, practice, invite.role, link, invite.expires_at),
+            on_sent=lambda: {"email_sent_at": self._clock.now()})
+        if not queued:
+            log.warning("team invite e-mail not sent", extra={"invite_id": str(invite.id)})
+        invite = TeamInvite.get_by_id(invite.id)
+        return {**self._invite_view(invite), "token": token, "link": link, "emailSent": queued}
 
     def _invite_view(self, invite: TeamInvite) -> dict:
         return {
@@ -285,6 +278,7 @@ class Team:
             "createdAt": isoformat(invite.created_at),
             "expiresAt": isoformat(invite.expires_at),
             "emailSentAt": isoformat(invite.email_sent_at),
+            "mail": mail_view(invite, self._clock.now()),
         }
 
     def _invite(self, invite_id: uuid.UUID) -> TeamInvite:

@@ -20,14 +20,17 @@ from appliance.clock import Clock, isoformat
 from appliance.http.body import instant_field
 from appliance.http.errors import ApiError, bad_request, conflict, not_found
 from appliance.http.pagination import Page
-from appliance.models import ConsentForm, Patient, Photo, TreatmentPlan, TreatmentTemplate
+from appliance.models import ConsentForm, Patient, Photo, Practice, TreatmentPlan, TreatmentTemplate
 from appliance.principal import Principal
 from appliance.services.accounts import Caller
 from appliance.services.audit import Audit
+from appliance.services.patients import id_taken
+from appliance.services.signatures import check_signature
 
-#: A plan is JSON of a few hundred points at most; 256 KiB of ciphertext leaves ample room
-#: and keeps the base64 body well below the server's body limit.
-MAX_PLAN_BYTES = 256 * 1024
+#: A plan is JSON of a few hundred points at most; 256 KiB of plaintext leaves ample room and
+#: keeps the base64 body well below the smallest JSON body limit.
+MAX_PLAN_PLAIN = 256 * 1024
+MAX_PLAN_BYTES = envelopes.payload_limit(MAX_PLAN_PLAIN)
 
 #: The columns of a plan without its ciphertext, for lists.
 _SUMMARY = [f for f in TreatmentPlan._meta.sorted_fields if f.name != "encrypted_plan"]
@@ -41,8 +44,7 @@ def encrypted_plan(body: dict) -> tuple[bytes, str]:
     """The ciphertext and wrapped key of a request, checked as far as the server can."""
     problems, payload = [], b""
     try:
-        raw = envelopes.b64decode_strict(body["encryptedPlan"], "encryptedPlan")
-        payload = envelopes.validate_stream_payload(raw, "encryptedPlan", max_bytes=MAX_PLAN_BYTES)
+        payload = envelopes.decode_payload(body["encryptedPlan"], "encryptedPlan", max_bytes=MAX_PLAN_BYTES)
     except envelopes.EnvelopeError as exc:
         problems.append({"field": exc.field, "problem": exc.problem})
     try:
@@ -56,6 +58,17 @@ def encrypted_plan(body: dict) -> tuple[bytes, str]:
 
 def _optional_uuid(value: str | None) -> uuid.UUID | None:
     return None if value is None else uuid.UUID(value)
+
+
+def statement_fields(plan_id: uuid.UUID, row: dict) -> dict:
+    """The treatment plan statement (docs/crypto.md) of a plan's columns. The template link
+    is not part of it: deleting a template unlinks it from plans."""
+    return {
+        "id": str(plan_id), "patientId": str(row["patient_id"]), "consentType": row["consent_type"],
+        "consentFormId": None if row["consent_form_id"] is None else str(row["consent_form_id"]),
+        "performedAt": isoformat(row["performed_at"]), "version": row["version"],
+        "wrappedKey": row["wrapped_key"],
+    }
 
 
 def plan_view(plan: TreatmentPlan) -> dict:
@@ -74,6 +87,7 @@ def plan_view(plan: TreatmentPlan) -> dict:
         "updatedAt": isoformat(plan.updated_at),
         "createdBy": text(plan.created_by),
         "updatedBy": text(plan.updated_by),
+        "signature": plan.signature,
     }
 
 
@@ -164,10 +178,16 @@ class TreatmentPlans:
         }
 
     def create(self, principal: Principal, body: dict, caller: Caller) -> dict:
+        """A plan under the id the staff client chose, signed by the practice."""
         payload, wrapped_key = encrypted_plan(body)
-        performed_at = instant_field(body["performedAt"], "performedAt")
-        patient_id = uuid.UUID(body["patientId"])
-        form_id = _optional_uuid(body.get("consentFormId"))
+        plan_id = uuid.UUID(body["id"])
+        row = {
+            "patient_id": uuid.UUID(body["patientId"]), "consent_type": body["consentType"],
+            "consent_form_id": _optional_uuid(body.get("consentFormId")),
+            "performed_at": instant_field(body["performedAt"], "performedAt"),
+            "version": 1, "wrapped_key": wrapped_key,
+        }
+        patient_id, form_id = row["patient_id"], row["consent_form_id"]
         template_id = _optional_uuid(body.get("templateId"))
         now = self._clock.now()
         try:
@@ -177,12 +197,14 @@ class TreatmentPlans:
                     self._check_consent_form(form_id, patient_id, body["consentType"])
                 if template_id is not None:
                     self._check_template(template_id)
+                if TreatmentPlan.select().where(TreatmentPlan.id == plan_id).exists():
+                    raise id_taken()
+                check_signature(Practice.get_by_id(principal.practice_id), "treatment.plan",
+                                statement_fields(plan_id, row), body["signature"])
                 plan = TreatmentPlan.create(
-                    id=uuid.uuid4(), patient_id=patient_id, consent_form_id=form_id,
-                    template_id=template_id, consent_type=body["consentType"],
-                    performed_at=performed_at, encrypted_plan=payload, wrapped_key=wrapped_key,
-                    version=1, created_by=principal.user_id, updated_by=principal.user_id,
-                    created_at=now, updated_at=now,
+                    id=plan_id, template_id=template_id, encrypted_plan=payload,
+                    signature=body["signature"], created_by=principal.user_id,
+                    updated_by=principal.user_id, created_at=now, updated_at=now, **row,
                 )
                 self._audit.record(
                     "TREATMENT_PLAN_CREATED", ip=caller.ip, user_id=principal.user_id,
@@ -192,7 +214,9 @@ class TreatmentPlans:
                 )
                 return self._full_view(TreatmentPlan.get_by_id(plan.id))
         except peewee.IntegrityError as exc:
-            raise _link_vanished() from exc
+            with self._db.atomic():
+                linked = Patient.select().where(Patient.id == patient_id).exists()
+            raise (id_taken() if linked else _link_vanished()) from exc
 
     def list_for_patient(self, page: Page, patient_id: uuid.UUID) -> dict:
         """Newest treatment first; without ciphertexts (GET one plan to read it)."""
@@ -218,7 +242,8 @@ class TreatmentPlans:
                caller: Caller) -> dict:
         """Replaces the ciphertext (and the given links) if the plan is still at `read_version`."""
         payload, wrapped_key = encrypted_plan(body)
-        changes: dict = {"encrypted_plan": payload, "wrapped_key": wrapped_key}
+        changes: dict = {"encrypted_plan": payload, "wrapped_key": wrapped_key,
+                         "signature": body["signature"]}
         if "performedAt" in body:
             changes["performed_at"] = instant_field(body["performedAt"], "performedAt")
         if "consentType" in body:
@@ -240,6 +265,11 @@ class TreatmentPlans:
                     )
                 if changes.get("template_id") is not None:
                     self._check_template(changes["template_id"])
+                signed = {name: changes.get(name, getattr(current, name)) for name in (
+                    "patient_id", "consent_type", "consent_form_id", "performed_at", "wrapped_key")}
+                check_signature(Practice.get_by_id(principal.practice_id), "treatment.plan",
+                                statement_fields(current.id, {**signed, "version": read_version + 1}),
+                                body["signature"])
                 stored = TreatmentPlan.update(
                     **changes, version=TreatmentPlan.version + 1, updated_by=principal.user_id,
                     updated_at=now,
@@ -250,7 +280,7 @@ class TreatmentPlans:
                     "TREATMENT_PLAN_UPDATED", ip=caller.ip, user_id=principal.user_id,
                     practice_id=principal.practice_id, entity_type="treatment_plan", entity_id=current.id,
                     metadata={"version": read_version + 1,
-                              "fields": sorted(set(body) - {"encryptedPlan", "wrappedKey"})},
+                              "fields": sorted(set(body) - {"encryptedPlan", "wrappedKey", "signature"})},
                 )
                 return self._full_view(TreatmentPlan.get_by_id(current.id))
         except peewee.IntegrityError as exc:

@@ -10,19 +10,19 @@ from appliance.storage.base import (
     SourceError,
     StoredObject,
     StoreError,
+    StoreFull,
     StoreUnavailable,
 )
 from appliance.storage.directory import DirectoryStore
-from appliance.storage.s3 import S3Store
 
 __all__ = [
     "DirectoryStore",
     "ObjectInfo",
     "ObjectNotFound",
     "ObjectStore",
-    "S3Store",
     "SourceError",
     "StoreError",
+    "StoreFull",
     "StoreUnavailable",
     "StoredObject",
     "open_store",
@@ -33,6 +33,9 @@ def open_store(settings: Settings) -> ObjectStore:
     """The store the settings name; opening does not contact S3 (readiness does)."""
     storage = settings.storage
     if storage.backend == "s3":
+        # Imported only here: the minio SDK costs every worker start-up time and memory.
+        from appliance.storage.s3 import S3Store
+
         return S3Store(storage.s3_endpoint, storage.s3_access_key, storage.s3_secret_key,
                        storage.s3_bucket, secure=storage.s3_secure, region=storage.s3_region,
                        timeout=storage.s3_timeout)

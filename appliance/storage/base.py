@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 #: Slash-separated segments of letters, digits, '.', '_' and '-', each starting with a letter
@@ -25,6 +26,10 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached or refused to work; callers answer 503 and write nothing."""
+
+
+class StoreFull(StoreUnavailable):
+    """The store has no space left: reads still work, writes need an operator to free space."""
 
 
 class ObjectNotFound(StoreError):
@@ -100,6 +105,19 @@ class ObjectStore(Protocol):
 
     def ping(self) -> None:
         """Raises unless the store is reachable and usable (readiness)."""
+
+    def free_bytes(self) -> int | None:
+        """Free space where objects are written, or None when the store cannot tell (S3)."""
+
+    def abort_stale_uploads(self, started_before: datetime, owned: Callable[[str], bool]) -> int:
+        """Drops the remains of puts that never finished (a crash, the store killed mid-upload)
+        begun before `started_before` (naive means UTC), for keys `owned` accepts; returns how many. They are
+        invisible to `list`, so the key sweep alone never frees their space."""
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC: the appliance's clock gives naive UTC, S3 and file times are aware."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def check_key(key: str) -> str:

@@ -9,10 +9,13 @@ stay below the root even if someone placed a symlink there.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 from appliance.storage.base import (
@@ -21,12 +24,16 @@ from appliance.storage.base import (
     ObjectNotFound,
     Readable,
     StoredObject,
+    StoreFull,
     StoreUnavailable,
+    as_utc,
     check_key,
     check_prefix,
 )
 
 INCOMING = ".incoming"
+#: What the file system says when the disk (or the service user's quota) is full.
+FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class DirectoryStore:
@@ -49,7 +56,7 @@ class DirectoryStore:
             self._incoming.mkdir(exist_ok=True, mode=0o700)
             fd, temporary = tempfile.mkstemp(dir=self._incoming, prefix="put-")
         except OSError as exc:
-            raise StoreUnavailable("cannot create a file in the store directory") from exc
+            raise _failure(exc, "cannot create a file in the store directory") from exc
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -121,6 +128,28 @@ class DirectoryStore:
             if info is not None:
                 yield info
 
+    def abort_stale_uploads(self, started_before: datetime, owned: Callable[[str], bool]) -> int:
+        """Removes temporary files of puts that a crash interrupted, older than `started_before`
+        (they carry no key, and nothing else writes to `.incoming`, so `owned` is not asked)."""
+        cutoff = as_utc(started_before).timestamp()
+        removed = 0
+        try:
+            entries = list(os.scandir(self._incoming))
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise StoreUnavailable("cannot read the store directory") from exc
+        for entry in entries:
+            try:
+                if entry.name.startswith("put-") and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreUnavailable("cannot clean the store directory") from exc
+        return removed
+
     def ping(self) -> None:
         """Readiness: the directory exists and a file can be written and removed there."""
         self._incoming.mkdir(exist_ok=True, mode=0o700)
@@ -128,12 +157,23 @@ class DirectoryStore:
         os.close(fd)
         os.unlink(name)
 
+    def free_bytes(self) -> int:
+        """Space the service user can still write below the root."""
+        return shutil.disk_usage(self._root).free
+
+
+def _failure(exc: OSError, message: str) -> StoreUnavailable:
+    """A full disk is told apart: it needs an operator, not a retry in ten seconds."""
+    if exc.errno in FULL:
+        return StoreFull(f"{message}: {os.strerror(exc.errno)}")
+    return StoreUnavailable(f"{message}: {exc.strerror or type(exc).__name__}")
+
 
 def _write(out, piece: bytes) -> None:
     try:
         out.write(piece)
     except OSError as exc:
-        raise StoreUnavailable("writing to the store directory failed") from exc
+        raise _failure(exc, "writing to the store directory failed") from exc
 
 
 def _sync(out) -> None:
@@ -141,7 +181,7 @@ def _sync(out) -> None:
         out.flush()
         os.fsync(out.fileno())
     except OSError as exc:
-        raise StoreUnavailable("writing to the store directory failed") from exc
+        raise _failure(exc, "writing to the store directory failed") from exc
 
 
 def _publish(temporary: str, path: Path) -> None:
@@ -155,4 +195,4 @@ def _publish(temporary: str, path: Path) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise StoreUnavailable("writing to the store directory failed") from exc
+        raise _failure(exc, "writing to the store directory failed") from exc

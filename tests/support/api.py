@@ -23,18 +23,19 @@ import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import falcon.testing
-from nacl.public import PrivateKey
 
 from appliance import tenancy
 from appliance.app import operations_of
 from appliance.client import crypto
 from appliance.clock import Clock, FixedClock
+from appliance.http.assets import WebAssets
 from appliance.http.operation import Operation
 from appliance.models import AuditEntry, AuthSession, Practice, User, VaultChallenge
-from appliance.routes import build_routes
+from appliance.routes import build_page_routes, build_routes
 from appliance.services import totp
 from appliance.services.sessions import Sessions
 from appliance.settings import Settings
@@ -139,33 +140,49 @@ def me(client: falcon.testing.TestClient, token: str) -> falcon.testing.Result:
 # --- practices and members -----------------------------------------------------------------
 
 
-def practice_body(public_key: str, envelope: dict, **details: Any) -> dict:
+def practice_body(keys: crypto.PracticeKeys, envelope: dict, **details: Any) -> dict:
     return {
         "name": "Praxis Dr. Berger",
         "contactEmail": "kontakt@praxis-berger.example",
-        "publicKey": public_key,
+        "publicKey": keys.public_key,
+        "signingKey": keys.signing_key,
         "encryptedPrivKey": envelope,
         **details,
     }
 
 
+#: The keys of every practice the tests founded, by public key: helpers that get a practice's
+#: JSON seal, encrypt and sign with them as its staff client would.
+_KEYS: dict[str, crypto.PracticeKeys] = {}
+
+
+def keys_of(practice: dict) -> crypto.PracticeKeys:
+    return _KEYS[practice["publicKey"]]
+
+
+def remember_keys(keys: crypto.PracticeKeys) -> None:
+    """For a practice a reference client founded: the helpers sign with its keys too."""
+    _KEYS[keys.public_key] = keys
+
+
 def create_practice(
     client: falcon.testing.TestClient, token: str, password: str = VAULT_PASSWORD, **details: Any
-) -> tuple[dict, PrivateKey]:
+) -> tuple[dict, crypto.PracticeKeys]:
     """Founds a practice like a staff client does: keys and vault made locally."""
-    public_key, private_key = crypto.generate_practice_keys()
-    envelope = crypto.make_vault_envelope(private_key, password)
+    keys = crypto.generate_practice_keys()
+    envelope = crypto.make_vault_envelope(keys, password)
     result = call(client, "POST", "/api/practice", token=token,
-                  json=practice_body(public_key, envelope, **details))
+                  json=practice_body(keys, envelope, **details))
     assert result.status_code == 201, result.text
-    return result.json, private_key
+    remember_keys(keys)
+    return result.json, keys
 
 
 @dataclass(frozen=True)
 class Founder:
     account: Account
     practice: dict
-    private_key: PrivateKey
+    keys: crypto.PracticeKeys
 
     @property
     def token(self) -> str:
@@ -175,8 +192,8 @@ class Founder:
 def founder(client: falcon.testing.TestClient, vault_password: str = VAULT_PASSWORD) -> Founder:
     """A new account that founds a practice and so becomes its ADMIN."""
     account = register(client, name="Dr. Anna Berger")
-    practice, private_key = create_practice(client, account.token, vault_password)
-    return Founder(account, practice, private_key)
+    practice, keys = create_practice(client, account.token, vault_password)
+    return Founder(account, practice, keys)
 
 
 def set_membership(user_id: str, practice_id: str | None, role: str | None) -> None:
@@ -255,10 +272,11 @@ def totp_code(secret: str, clock: FixedClock, steps_ahead: int = 0) -> str:
 
 
 class _Collaborators:
-    """Stands in for the services: resources only keep their collaborators when built."""
+    """Stands in for the services: resources only keep their collaborators when built
+    (settings are read by some, for numbers they keep: any value does)."""
 
-    def __getattr__(self, name: str) -> None:
-        return None
+    def __getattr__(self, name: str) -> object:
+        return _Collaborators() if name in ("settings", "storage") else None
 
 
 def declared_operations() -> dict[tuple[str, str], Operation]:
@@ -268,6 +286,13 @@ def declared_operations() -> dict[tuple[str, str], Operation]:
     serves (falcon.inspect), so the two cannot drift apart.
     """
     return operations_of(build_routes(_Collaborators()))
+
+
+def declared_pages() -> set[tuple[str, str]]:
+    """(template, METHOD) of the browser pages and bundles: served beside the API, GET and
+    HEAD only, and no API operations (not in the OpenAPI document)."""
+    return {(route.template, method) for route in build_page_routes(WebAssets(Path("/nonexistent")))
+            for method in ("GET", "HEAD")}
 
 
 _PARAM = re.compile(r"\{(\w+)(?::(\w+)[^}]*)?\}")

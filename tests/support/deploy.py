@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -28,8 +29,10 @@ from urllib.parse import urlsplit, urlunsplit
 import jinja2
 import psycopg2
 import yaml
+from jinja2.nativetypes import NativeEnvironment
 from psycopg2 import sql
 
+from tests.support.faketime import clock_environment
 from tests.support.s3 import _free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,30 +161,114 @@ def role_variables(role: str) -> dict:
     return variables
 
 
+#: Ansible's magic variables for a one-host inventory (the host in appliance_servers only).
+ONE_HOST = {"inventory_hostname": "localhost", "hostvars": {"localhost": {}},
+            "groups": {"all": ["localhost"], "appliance_servers": ["localhost"]}}
+
+
 def render_template(role: str, template: str, **overrides) -> str:
     """A role template rendered as the template module does (trim_blocks), with the role's
-    defaults resolved against each other and `overrides` taking precedence."""
+    defaults resolved against each other (to native values, as Ansible does) and `overrides`
+    taking precedence; the inventory is one host unless `overrides` give Ansible's `groups`,
+    `hostvars` and `inventory_hostname`."""
     environment = jinja2.Environment(  # noqa: S701 - unit files and configs, not HTML
         loader=jinja2.FileSystemLoader(ANSIBLE / "roles" / role / "templates"),
         trim_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
     )
-    environment.filters["to_json"] = json.dumps
+    native = NativeEnvironment(undefined=jinja2.StrictUndefined)
+    for env in (environment, native):
+        env.filters["to_json"] = json.dumps
+        env.filters["to_nice_json"] = lambda value: json.dumps(value, indent=4, sort_keys=True)
+
     def resolve(value, variables: dict):
         if isinstance(value, str) and "{{" in value:
-            return environment.from_string(value).render(variables)
+            return native.from_string(value).render(variables)
         if isinstance(value, list):
             return [resolve(item, variables) for item in value]
         if isinstance(value, dict):
             return {key: resolve(item, variables) for key, item in value.items()}
         return value
 
-    variables = {**role_variables(role), **overrides}
-    for _ in range(10):  # defaults refer to defaults: resolve until nothing changes
-        resolved = {name: resolve(value, variables) for name, value in variables.items()}
+    def attempt(value, variables: dict):
+        try:
+            return resolve(value, variables)
+        except jinja2.UndefinedError:
+            return value  # it needs a variable that is not resolved yet: next round
+
+    # Defaults refer to defaults: every round renders each definition again with the values of
+    # the round before, until nothing changes (a value rendered from a not yet resolved one is
+    # corrected in a later round).
+    definitions = {**ONE_HOST, **role_variables(role), **overrides}
+    variables = definitions
+    for _ in range(10):
+        resolved = {name: attempt(value, variables) for name, value in definitions.items()}
         if resolved == variables:
             break
         variables = resolved
+    variables = {name: resolve(value, variables) for name, value in definitions.items()}  # errors now
     return environment.get_template(template).render(variables)
+
+
+#: Loads every role's defaults and vars without running a task of it (an import with `when:
+#: false` skips its tasks), then renders each template for the hosts site.yml gives its role.
+RENDER_PLAYBOOK = """\
+- name: Render the roles' templates for every host of the inventory
+  hosts: all
+  gather_facts: false
+  vars:
+    # What the roles read from the servers' secret files, so that the templates render.
+    appliance_secrets: {jwt_secret: jwt, postgresql_owner_password: owner, postgresql_app_password: app,
+                        s3_app_access_key: app-access, s3_app_secret_key: app-secret}
+    object_store_access_key: access
+    object_store_secret_key: secret
+    object_store_app_access_key: app-access
+    object_store_app_secret_key: app-secret
+  tasks:
+    # A small task file of each (they are skipped): the defaults and vars come with any.
+    - {name: Load postgresql, import_role: {name: postgresql, tasks_from: database}, when: false}
+    - {name: Load object_store, import_role: {name: object_store, tasks_from: service}, when: false}
+    - {name: Load appliance, import_role: {name: appliance, tasks_from: migrate}, when: false}
+    - {name: Load reverse_proxy, import_role: {name: reverse_proxy, tasks_from: self_signed}, when: false}
+    - name: Render
+      ansible.builtin.set_fact:
+        rendered: >-
+          {{ rendered | default({}) | combine({item.template: lookup('ansible.builtin.template',
+             roles_dir ~ '/' ~ item.role ~ '/templates/' ~ item.template)}) }}
+      loop: "{{ templates }}"
+      when: inventory_hostname in groups[item.group] | default(groups['appliance_servers'][:1])  # as site.yml
+    - name: Where an appliance server reads each secret of its configuration from
+      ansible.builtin.set_fact:
+        rendered: >-
+          {{ rendered | default({}) | combine({'secret hosts': dict(appliance_secret_files
+             | zip(appliance_secret_files | map('extract', appliance_secret_hosts)))}) }}
+      when: inventory_hostname in groups['appliance_servers']
+    - name: Write what was rendered, by host
+      ansible.builtin.copy:
+        content: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'rendered')
+                     | map('default', {}))) | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+      delegate_to: localhost
+      run_once: true
+"""
+
+
+def render_inventory(inventory: Path, templates: list[tuple[str, str, str]], workdir: Path) -> dict:
+    """{host: {template: text}}: `templates` ((role, template, inventory group) each) rendered by
+    ansible-playbook for every host of the inventory, with the roles' defaults and vars as a run
+    of site.yml gives them; for an appliance server also "secret hosts": {secret file: the host
+    it is read from}."""
+    playbook, out = workdir / "render.yml", workdir / "rendered.json"
+    playbook.write_text(RENDER_PLAYBOOK)
+    extra = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "out": str(out),
+             "roles_dir": str(ANSIBLE / "roles"),
+             "templates": [{"role": r, "template": t, "group": g} for r, t, g in templates]}
+    result = run([str(VENV_BIN / "ansible-playbook"), "-f", "8", "-i", str(inventory), str(playbook),
+                  "-e", json.dumps(extra)],
+                 env=tool_env(ANSIBLE_NOCOLOR="1", ANSIBLE_ROLES_PATH=str(ANSIBLE / "roles"),
+                              ANSIBLE_LOCAL_TEMP=str(workdir / "tmp")), cwd=workdir)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    return json.loads(out.read_text())
 
 
 #: (role, template, unit file name) of every systemd unit the roles install.
@@ -239,6 +326,49 @@ def unit_command(path: Path) -> UnitCommand:
                        shlex.split(values["ExecStart"][0]), environment, values["WorkingDirectory"][0])
 
 
+#: What a unit's ProtectSystem=strict leaves writable: ReadWritePaths=, nothing else. Run as
+#: root in a mount namespace of its own, so the machine's mounts stay as they are.
+SANDBOX = r"""
+set -e
+mount --bind / /
+findmnt -rno TARGET | while read -r target; do
+    case "$target" in /proc*|/sys*|/dev*) continue ;; esac
+    mount -o remount,bind,ro "$target" 2>/dev/null || true
+done
+for path in $READ_WRITE_PATHS; do
+    optional=${path#-}
+    if [ "$optional" != "$path" ] && [ ! -e "$optional" ]; then continue; fi
+    mount --bind "$optional" "$optional"
+    mount -o remount,bind,rw "$optional"
+done
+if [ "$PRIVATE_TMP" = yes ]; then mount -t tmpfs -o mode=1777 tmpfs /var/tmp; fi
+umask "$UNIT_UMASK"
+exec "$@"
+"""
+
+
+def sandboxed(unit: Path, argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """`argv` under the file system rules of `unit`: everything read-only but its
+    ReadWritePaths (ProtectSystem=strict), with its UMask. Needs root and `unshare`; the
+    rest of the unit's sandbox (user, namespaces, system calls) is not applied here. PrivateTmp=
+    gives an empty writable /var/tmp (SQLite's statement journals go there); /tmp stays the
+    host's, read-only, because the test's paths live in it. The child keeps the test's clock
+    (under `make test-dates`, libfaketime's)."""
+    values: dict[str, list[str]] = {}
+    for line in unit.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.startswith(("#", "[")):
+            values.setdefault(key.strip(), []).append(value.strip())
+    assert values.get("ProtectSystem") == ["strict"], "the unit is expected to protect the system"
+    read_write = " ".join(" ".join(v for v in values.get("ReadWritePaths", [])).split())
+    sandbox_env = {**clock_environment(), **env, "READ_WRITE_PATHS": read_write,
+                   "UNIT_UMASK": values.get("UMask", ["0022"])[0],
+                   "PRIVATE_TMP": values.get("PrivateTmp", ["no"])[-1]}
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", SANDBOX, "sandbox",
+                           *argv], env=sandbox_env, cwd=cwd, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the child may not read Python's files
 
 
@@ -265,6 +395,18 @@ def start_unit(path: Path, log: Path) -> subprocess.Popen:
                                 start_new_session=True, **identity)
 
 
+def run_every(steps: list[Callable[[], object]]) -> None:
+    """Every step runs, even when one before it failed; the first failure is raised."""
+    failures = []
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
 def stop(process: subprocess.Popen, timeout: float = 20) -> None:
     if process.poll() is None:
         process.terminate()
@@ -285,7 +427,9 @@ def recap(output: str) -> dict[str, int]:
 
 
 def build_wheel(destination: Path) -> Path:
-    """The appliance wheel, built from a copy of the sources (the work tree stays untouched)."""
+    """The appliance wheel, built from a copy of the sources (the work tree stays untouched),
+    with the browser bundles `make web` built (`make wheel` builds them first)."""
+    assert (ROOT / "appliance" / "web" / "static" / "manifest.json").is_file(), "run `make web` first"
     source = destination / "src"
     source.mkdir(parents=True)
     shutil.copytree(ROOT / "appliance", source / "appliance", ignore=shutil.ignore_patterns("__pycache__"))
@@ -376,7 +520,11 @@ class MachineDeployment:
             "reverse_proxy_public_http_port": self.http_port,
             "reverse_proxy_lan_allow": ["127.0.0.1/32", "::1/128"],
             "reverse_proxy_self_signed_dir": str(self.etc / "tls"),
-            "reverse_proxy_patient_page_dir": str(self.var / "www" / "patient"),
+            "reverse_proxy_self_signed_accepted": True,
+            "reverse_proxy_operator_name": "Praxis Beispiel (CI)",
+            "appliance_impressum_url": "https://consent.example.test/impressum",
+            "appliance_privacy_url": "https://consent.example.test/datenschutz",
+            "reverse_proxy_legal_page_dir": str(self.var / "www" / "legal"),
             "backup_dir": str(self.var / "backups" / "appliance"),
         }
 
@@ -443,16 +591,8 @@ class MachineDeployment:
     # -- cleaning up -------------------------------------------------------------------------
 
     def cleanup(self) -> None:
-        """Every step runs, even when one before it failed; the first failure is raised."""
-        failures = []
-        for step in (self._stop_processes, self._cleanup_nginx, self._cleanup_postgres, self._cleanup_users,
-                     lambda: shutil.rmtree(self.prefix, ignore_errors=True)):
-            try:
-                step()
-            except Exception as exc:
-                failures.append(exc)
-        if failures:
-            raise failures[0]
+        run_every([self._stop_processes, self._cleanup_nginx, self._cleanup_postgres, self._cleanup_users,
+                   lambda: shutil.rmtree(self.prefix, ignore_errors=True)])
 
     def _stop_processes(self) -> None:
         for process in reversed(self.processes):

@@ -15,10 +15,15 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
+from appliance.app import create_app
+from appliance.db import open_database
 from appliance.gdt.record import CP437, Charset, write_record
+from appliance.mail import DisabledMailer
+from appliance.services.container import build_services
+from appliance.storage import open_store
 from tests.conftest import make_settings
 from tests.support.api import call
-from tests.support.consent import Team, create_consent, patient_body, submit, submit_body
+from tests.support.consent import Team, create_consent, submit, submit_body, team
 
 #: What the staff client sends for the record (what it decrypted from the patient record).
 PATIENT = {
@@ -65,7 +70,7 @@ def hand_made_6310(charset_code: str, consent_id: str, hhmmss: bytes = b"100000"
 def signed_consent(client: falcon.testing.TestClient, team: Team, consent_type: str = "BOTOX") -> dict:
     """A consent the patient has signed (at the test clock's time)."""
     consent = create_consent(client, team, consent_type)
-    result = submit(client, consent["token"], submit_body(team.practice, patient_body(team.practice)))
+    result = submit(client, consent["token"], submit_body(client, team.practice, consent))
     assert result.status_code == 200, result.text
     return consent
 
@@ -137,3 +142,41 @@ def exchange_fixtures():
         return make_settings(tmp_path, app_database_url, gdt={"exchange_root": str(exchange_root)})
 
     return exchange_root, settings
+
+
+def import_fixtures():
+    """The fixtures of a module that runs the import beside the API: `app_database` (the app's
+    and the import's one connection: the application role on PostgreSQL), `app`, `services`
+    (as the scheduler and `appliance gdt import` build them, on the app's database),
+    `directory` (where the practice's PVS writes its requests) and `practice` (a practice with
+    that exchange directory). Use as
+    `app_database, app, services, directory, practice = import_fixtures()`."""
+
+    @pytest.fixture
+    def app_database(database, database_url, app_database_url):
+        if app_database_url == database_url:
+            yield database
+            return
+        app_database = open_database(app_database_url, pool_size=40)
+        yield app_database
+        app_database.close_all()
+
+    @pytest.fixture
+    def app(settings, app_database, clock):
+        return create_app(settings, app_database, store=open_store(settings), clock=clock)
+
+    @pytest.fixture
+    def services(app, settings, app_database, clock):
+        return build_services(settings, app_database, clock, None, DisabledMailer())
+
+    @pytest.fixture
+    def directory(exchange_root) -> Path:
+        return exchange_dir(exchange_root)
+
+    @pytest.fixture
+    def practice(client, directory):
+        founded = team(client)
+        assert set_gdt(client, founded, exchangeDirectory=str(directory)).status_code == 200
+        return founded
+
+    return app_database, app, services, directory, practice

@@ -1,12 +1,12 @@
 """Helpers for the isolation matrix: a practice with data in every tenant table, built through
 the HTTP API, and what another practice must never see or change of it.
 
-`build_tenant` makes users of every role, patients, consent forms in every state, a template,
-a plan, a photo, a logo, invites, a vault challenge and GDT settings over HTTP. `complete`
-adds what no HTTP route makes: a GDT import and an encrypted audit export (both through the
-services the scheduler uses), plus, as test setup written straight into the tables, an upload
-in flight (object_cleanup) and billing rows (billing is off in the matrix; the rows are there
-so that a query that forgot its tenant filter would show them).
+`build_tenant` makes users of every role, its own BOTOX form text, patients, consent forms in
+every state, a template, a plan, a photo, a logo, invites, a vault challenge and GDT settings
+over HTTP. `complete` adds what no HTTP route makes: a GDT import and an encrypted audit export
+(both through the services the scheduler uses), plus, as test setup written straight into the
+tables, an upload in flight (object_cleanup) and billing rows (billing is off in the matrix;
+the rows are there so that a query that forgot its tenant filter would show them).
 
 `snapshot` reads a practice's rows with the owner connection (no tenant filter, no row-level
 security) and its objects from the store; `secret_values` turns the snapshot into the values
@@ -32,6 +32,7 @@ import peewee
 
 from appliance import envelopes, tenancy
 from appliance.client import crypto
+from appliance.client.api import Identity
 from appliance.models import ObjectCleanup, Practice, Subscription
 from appliance.scheduler import jobs
 from appliance.services.container import Services
@@ -39,9 +40,24 @@ from appliance.storage import ObjectStore
 from tests.support import treatment
 from tests.support.analytics import add_payment
 from tests.support.api import Account, Founder, call, create_practice, fresh_email, member_with_role, register
-from tests.support.consent import patient_body, submit, submit_body
+from tests.support.consent import (
+    archive_upload,
+    consent_body,
+    countersign_body,
+    patient_body,
+    submit,
+    submit_body,
+)
 from tests.support.gdt import exchange_dir, pvs_file, pvs_request
-from tests.support.photos import TAKEN_AT, encrypt_photo, multipart, photo_fields, post_form, upload
+from tests.support.photos import (
+    TAKEN_AT,
+    encrypt_photo,
+    multipart,
+    photo_fields,
+    post_form,
+    thumbnail_fields,
+    upload,
+)
 from tests.support.team import invited, joined_member
 
 ROLES = ("ADMIN", "ARZT", "EMPFANG")
@@ -94,9 +110,9 @@ class Tenant:
         return self.users[role].user_id
 
 
-def _consent(client, token: str, patient_id: str | None) -> dict:
-    body = {"type": "BOTOX", **({"patientId": patient_id} if patient_id else {})}
-    return _ok(call(client, "POST", "/api/consent", token=token, json=body))
+def _consent(client, token: str, practice: dict, patient_id: str | None) -> dict:
+    return _ok(call(client, "POST", "/api/consent", token=token, json=consent_body(practice, "BOTOX",
+                                                                                   patient_id)))
 
 
 def _logo(tag: str) -> bytes:
@@ -111,9 +127,9 @@ def build_tenant(client: falcon.testing.TestClient, label: str, exchange_root: P
     """
     tag = secrets.token_hex(4)
     account = register(client, email=fresh_email(f"{label.lower()}-admin"), name=f"Dr. {label} Admin {tag}")
-    practice, private_key = create_practice(client, account.token, name=f"Praxis {label} {tag}",
+    practice, keys = create_practice(client, account.token, name=f"Praxis {label} {tag}",
                                             contactEmail=f"kontakt-{tag}@praxis-{label.lower()}.example")
-    admin = Founder(account, practice, private_key)
+    admin = Founder(account, practice, keys)
     token, pid = admin.token, practice["id"]
     users = {"ADMIN": account,
              **{role: member_with_role(client, pid, role, email=fresh_email(f"{label}-{role}".lower()))
@@ -122,19 +138,30 @@ def build_tenant(client: falcon.testing.TestClient, label: str, exchange_root: P
              "JOINED": joined_member(client, token, "ARZT", name=f"Dr. {label} Kollege {tag}")}
     pending_invite = invited(client, token, fresh_email(f"{label.lower()}-invited"), "EMPFANG")
 
+    # The practice's own BOTOX text (practice_form_text): the consents below name its revision.
+    text = {"title": f"Preise {label} {tag}", "paragraphs": [f"Behandlung bei Dr. {label} {tag}: 290 Euro."]}
+    _ok(call(client, "PATCH", "/api/settings", token=token, json={"practiceTexts": {"BOTOX": text}}), 200)
     first = patient_body(practice)
     patient = _ok(call(client, "POST", "/api/patients", token=token, json=first))["id"]
     second = _ok(call(client, "POST", "/api/patients", token=token, json=patient_body(practice)))["id"]
-    pending = _consent(client, token, patient)
-    signed = _consent(client, token, patient)
-    _ok(submit(client, signed["token"], submit_body(practice)), 200)
-    revoked = _consent(client, token, patient)
+    pending = _consent(client, token, practice, patient)
+    signed = _consent(client, token, practice, patient)
+    identity = Identity(f"Erika {tag}", f"Muster {label}", "1980-02-29")
+    _ok(submit(client, signed["token"], submit_body(client, practice, signed, identity)), 200)
+    revoked = _consent(client, token, practice, patient)
     _ok(call(client, "PATCH", f"/api/consent/{revoked['token']}/revoke", token=token,
              json={"reason": f"Widerruf {label} {tag}"}), 200)
-    withdrawn = _consent(client, token, None)  # the patient comes with the submit
-    _ok(submit(client, withdrawn["token"], submit_body(practice, patient_body(practice))), 200)
+    withdrawn = _consent(client, token, practice, None)  # staff link the patient after reading it
+    _ok(submit(client, withdrawn["token"], submit_body(client, practice, withdrawn, identity)), 200)
     _ok(call(client, "POST", f"/api/consent/{withdrawn['token']}/withdraw",
              json={"reason": f"Rückzug {label} {tag}"}), 200)
+
+    completed = _consent(client, token, practice, patient)  # countersigned, with its archive copy
+    _ok(submit(client, completed["token"], submit_body(client, practice, completed, identity)), 200)
+    _ok(call(client, "POST", f"/api/consent/practice/{completed['id']}/countersignature", token=token,
+             json=countersign_body(practice, completed["id"], "2026-01-02", f"Gespräch {label} {tag}")), 200)
+    _ok(post_form(client, f"/api/consent/practice/{completed['id']}/archive", token,
+                  *archive_upload(practice, completed["id"])))
 
     staff = treatment.Practice(admin, users["ARZT"])
     template = treatment.create_template(client, staff, name=f"Glabella {label} {tag}",
@@ -142,10 +169,14 @@ def build_tenant(client: falcon.testing.TestClient, label: str, exchange_root: P
     plan = treatment.create_plan(client, staff, patient, consentFormId=signed["id"],
                                  templateId=template["id"])
     wrapped, ciphertext = encrypt_photo(practice, b"\xff\xd8\xff\xe0" + secrets.token_bytes(4000))
-    metadata = crypto.seal_field(practice["publicKey"], "photo.metadata", {"note": f"Foto {label} {tag}"})
-    photo = _ok(upload(client, token, photo_fields(
+    photo_id = photo_fields(patient, wrapped)["id"]
+    metadata = crypto.seal_field(practice["publicKey"], "photo.metadata", photo_id,
+                                 {"note": f"Foto {label} {tag}"})
+    fields, thumbnail = thumbnail_fields(photo_fields(
         patient, wrapped, consentFormId=signed["id"], treatmentPlanId=plan["id"],
-        photoConsentGranted="true", encryptedMetadata=metadata), ciphertext))
+        photoConsentGranted="true", encryptedMetadata=metadata),
+        b"\xff\xd8\xff\xe0" + secrets.token_bytes(300))
+    photo = _ok(upload(client, token, fields, ciphertext, parts={"thumbnail": thumbnail}))
     logo_body, content_type = multipart({}, _logo(tag), filename="logo.png")
     logo = _ok(post_form(client, "/api/settings/logo", token, logo_body, content_type), 200)
     challenge = _ok(call(client, "POST", "/api/practice/vault/challenge", token=token), 200)
@@ -157,7 +188,8 @@ def build_tenant(client: falcon.testing.TestClient, label: str, exchange_root: P
 
     ids = {"patient": patient, "patient_2": second, "consent_pending": pending["id"],
            "consent_signed": signed["id"], "consent_revoked": revoked["id"],
-           "consent_withdrawn": withdrawn["id"], "template": template["id"], "plan": plan["id"],
+           "consent_withdrawn": withdrawn["id"], "consent_completed": completed["id"],
+           "template": template["id"], "plan": plan["id"],
            "photo": photo["id"], "logo": logo["logoUrl"].rsplit("/", 1)[1],
            "challenge": challenge["challengeId"], "invite": pending_invite["id"]}
     tokens = {"consent_pending": pending["token"], "consent_signed": signed["token"],
@@ -329,12 +361,16 @@ def samples_for(tenant: Tenant) -> dict[str, Any]:
     """Valid values of the tenant's own, by property name, for bodies the schema alone cannot
     make (ciphertexts, keys, its own ids)."""
     practice, ids = tenant.practice, tenant.ids
-    plan = treatment.sealed_plan(treatment.Practice(tenant.admin, tenant.users["ARZT"]), ids["patient"])
+    plan = treatment.plan_body(treatment.Practice(tenant.admin, tenant.users["ARZT"]), ids["patient"])
     identity = patient_body(practice)
     del identity["lookupHash"]
     return {
         **identity,
-        **plan,
+        **{name: plan[name] for name in ("encryptedPlan", "wrappedKey")},
+        "id": lambda: str(uuid.uuid4()),
+        "token": lambda: secrets.token_urlsafe(32),
+        "keyFingerprint": envelopes.key_fingerprint(practice["publicKey"]),
+        "signingKey": practice["signingKey"],
         "patientId": ids["patient"], "consentFormId": ids["consent_signed"],
         "consentId": ids["consent_signed"], "templateId": ids["template"], "treatmentPlanId": ids["plan"],
         "userId": tenant.user_id("ADMIN"),

@@ -20,11 +20,12 @@ import pytest
 from appliance import envelopes, tenancy
 from appliance.app import create_app
 from appliance.client import crypto
+from appliance.client.api import instant, photo_statement
 from appliance.client.multipart import MultipartBody
-from appliance.models import ObjectCleanup, Photo, PracticeLogo
+from appliance.models import ObjectCleanup, Photo, PhotoThumbnail, PracticeLogo
 from appliance.storage import ObjectStore, StoreUnavailable, open_store
 from tests.conftest import make_settings
-from tests.support.api import auth_header, fresh_ip
+from tests.support.api import auth_header, fresh_ip, keys_of
 
 #: Not a real JPEG, but it starts like one; the server never sees it in clear anyway.
 IMAGE = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + secrets.token_bytes(200_000)
@@ -61,28 +62,59 @@ def object_store_fixtures(**storage: Any):
     return settings, store, app
 
 
+#: wrappedKey -> (photo id, practice JSON) of every photo `encrypt_photo` made: the id the
+#: ciphertext is bound to and the practice whose keys sign its fields.
+_ENCRYPTED: dict[str, tuple[str, dict]] = {}
+
+
 def encrypt_photo(practice: dict, image: bytes = IMAGE) -> tuple[str, bytes]:
-    """(wrappedKey, ciphertext) as a staff client makes them."""
-    return crypto.encrypt_payload(practice["publicKey"], image, envelopes.PURPOSE_PHOTO)
+    """(wrappedKey, ciphertext) as a staff client makes them, bound to a new photo id that
+    `photo_fields` uses for the same wrapped key."""
+    photo_id = str(uuid.uuid4())
+    wrapped_key, ciphertext = crypto.encrypt_payload(practice["publicKey"], image, envelopes.PURPOSE_PHOTO,
+                                                     photo_id)
+    _ENCRYPTED[wrapped_key] = (photo_id, practice)
+    return wrapped_key, ciphertext
 
 
 def photo_fields(patient_id: str, wrapped_key: str, **extra: Any) -> dict[str, str]:
-    fields = {"patientId": patient_id, "type": "BEFORE", "bodyRegion": "GLABELLA",
+    """The upload's text fields for a photo `encrypt_photo` made, signed by its practice."""
+    photo_id, practice = _ENCRYPTED[wrapped_key]
+    fields = {"id": photo_id, "patientId": patient_id, "type": "BEFORE", "bodyRegion": "GLABELLA",
               "takenAt": TAKEN_AT, "wrappedKey": wrapped_key}
     fields.update({k: v for k, v in extra.items() if v is not None})
-    return fields
+    return {**fields, "signature": sign_photo(practice, fields)}
+
+
+def thumbnail_fields(fields: dict[str, str], image: bytes = b"\xff\xd8\xff\xe0thumb") -> tuple[dict, bytes]:
+    """(upload fields with the thumbnail's key and signature, the thumbnail's ciphertext) for
+    the photo of `fields` (from `photo_fields`), as a staff client makes them."""
+    practice = _ENCRYPTED[fields["wrappedKey"]][1]
+    wrapped_key, ciphertext = crypto.encrypt_payload(practice["publicKey"], image,
+                                                     envelopes.PURPOSE_PHOTO_THUMBNAIL, fields["id"])
+    signature = crypto.sign_statement(keys_of(practice), "photo.thumbnail",
+                                      {"photoId": fields["id"], "wrappedKey": wrapped_key})
+    return {**fields, "thumbnailWrappedKey": wrapped_key, "thumbnailSignature": signature}, ciphertext
+
+
+def sign_photo(practice: dict, fields: dict[str, str]) -> str:
+    """The practice's signature of the photo statement of upload `fields`."""
+    statement = {**photo_statement(fields), "takenAt": instant(fields["takenAt"]),
+                 "photoConsentGranted": fields.get("photoConsentGranted") == "true"}
+    return crypto.sign_statement(keys_of(practice), "photo", statement)
 
 
 def multipart(fields: dict[str, str], file: bytes | None, *, after: dict[str, str] | None = None,
-              filename: str = "photo.enc") -> tuple[bytes, str]:
-    """(body, content type): `fields`, then the file part (unless None), then `after`."""
+              filename: str = "photo.enc", parts: dict[str, bytes] | None = None) -> tuple[bytes, str]:
+    """(body, content type): `fields`, the binary `parts`, then the file part (unless None),
+    then `after`."""
     if file is None:
-        body = MultipartBody(fields, [], 0)
+        body = MultipartBody(fields, [], 0, parts=parts)
         raw = b"".join(body)
         boundary = body.content_type.split("=", 1)[1].encode()
         cut = raw.index(b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"')
         return raw[:cut] + b"--" + boundary + b"--\r\n", body.content_type
-    body = MultipartBody(fields, [file], len(file), filename)
+    body = MultipartBody(fields, [file], len(file), filename, parts)
     raw = b"".join(body)
     if after:
         boundary = body.content_type.split("=", 1)[1]
@@ -177,6 +209,11 @@ class FlakyStore:
 def photo_rows() -> list[Photo]:
     with tenancy.unscoped("test inspection"):
         return list(Photo.select())
+
+
+def thumbnail_rows() -> list[PhotoThumbnail]:
+    with tenancy.unscoped("test inspection"):
+        return list(PhotoThumbnail.select())
 
 
 def cleanup_rows() -> list[ObjectCleanup]:

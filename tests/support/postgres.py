@@ -175,6 +175,84 @@ class PostgresServer:
         return f"<PostgresServer {kind} {_redact(self.maintenance_url)}>"
 
 
+class ReplicaServer:
+    """A streaming replica of a throwaway cluster (`start_replica`): pg_basebackup of the
+    primary, started on its own port with hot_standby_feedback (as for backups). `pause()` stops
+    replaying WAL (the replica falls behind), `stop()` and `start()` take it away and back."""
+
+    def __init__(self, primary: PostgresServer, cluster_dir: Path):
+        self._primary = primary
+        self._cluster_dir = cluster_dir
+        self._pg_ctl = primary._pg_ctl
+        self.port = _free_port()
+
+    def url(self, primary_url: str) -> str:
+        """`primary_url` (any role, any database of the primary) pointed at the replica."""
+        parts = urlsplit(primary_url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit(":", 1)[0] + f":{self.port}"))
+
+    def start(self) -> None:
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self._cluster_dir} "
+                   "-c max_connections=200 -c hot_standby_feedback=on")  # as many as the primary
+        started = _run([*self._pg_ctl, "-D", str(self._cluster_dir / "data"), "-l",
+                        str(self._cluster_dir / "server.log"), "-o", options, "-w", "-t", str(START_TIMEOUT),
+                        "start"], timeout=START_TIMEOUT + 15, check=False)
+        if started.returncode != 0:
+            raise PostgresUnavailable(f"the replica did not start:\n{started.stdout}\n"
+                                      f"{_log_tail(self._cluster_dir / 'server.log')}")
+
+    def stop(self) -> None:
+        if (self._cluster_dir / "data" / "postmaster.pid").exists():
+            _run([*self._pg_ctl, "-D", str(self._cluster_dir / "data"), "-m", "fast", "-w", "stop"],
+                 timeout=STOP_TIMEOUT, check=False)
+
+    def _superuser(self, statement: str) -> None:
+        url = self.url(self._primary.maintenance_url)
+        connection = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT)
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        finally:
+            connection.close()
+
+    def pause(self) -> None:
+        self._superuser("SELECT pg_wal_replay_pause()")
+
+    def resume(self) -> None:
+        self._superuser("SELECT pg_wal_replay_resume()")
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._cluster_dir, ignore_errors=True)
+
+
+def start_replica(primary: PostgresServer) -> ReplicaServer:
+    """A streaming replica of `primary`, which must be a throwaway cluster of this module (its
+    pg_hba admits replication from 127.0.0.1, as initdb --auth=trust writes it)."""
+    if not primary.owns_cluster:
+        raise PostgresUnavailable(f"a replica needs the suite's own cluster, not {ENV_VAR}")
+    cluster_dir = Path(tempfile.mkdtemp(prefix="appliance-pg-replica-"))
+    run_as = primary._pg_ctl[:-1]
+    if run_as:
+        account = pwd.getpwnam(SUPERUSER)
+        os.chown(cluster_dir, account.pw_uid, account.pw_gid)
+    cluster_dir.chmod(0o700)
+    replica = ReplicaServer(primary, cluster_dir)
+    try:
+        copied = _run([*run_as, str(Path(primary._pg_ctl[-1]).parent / "pg_basebackup"), "-h", "127.0.0.1",
+                       "-p", str(primary._base.port), "-U", SUPERUSER, "-D", str(cluster_dir / "data"),
+                       "--write-recovery-conf", "--wal-method=stream", "--checkpoint=fast", "--no-sync"],
+                      timeout=INITDB_TIMEOUT, check=False)
+        if copied.returncode != 0:
+            raise PostgresUnavailable(f"pg_basebackup failed:\n{_tail(copied.stdout)}")
+        replica.start()
+    except BaseException:
+        replica.close()
+        raise
+    return replica
+
+
 def start_postgres() -> PostgresServer:
     """Return a server for this test session (see the module docstring)."""
     url = os.environ.get(ENV_VAR, "").strip()

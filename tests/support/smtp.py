@@ -12,6 +12,7 @@ command; ``tls_available()`` says whether that is possible, so only TLS tests ne
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 import shutil
 import socket
@@ -20,6 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -187,3 +189,13 @@ class SmtpSink:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def hanging_smtp() -> Iterator[int]:
+    """The port of an SMTP server that accepts connections (the kernel's backlog) and never
+    says a word: every client waits for the greeting until its own timeout."""
+    with socket.socket() as silent:
+        silent.bind((HOST, 0))
+        silent.listen(128)
+        yield silent.getsockname()[1]

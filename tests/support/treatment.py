@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import uuid
 from dataclasses import dataclass
 
 import falcon.testing
 import jsonschema
-from nacl.public import PrivateKey
 
 from appliance import envelopes, tenancy
 from appliance.client import crypto
+from appliance.client.api import compact_json, instant, plan_statement
 from appliance.models import TreatmentPlan, TreatmentTemplate
 from tests.support.api import Account, Founder, call, founder, member_with_role
+from tests.support.consent import consent_body, patient_body
 
 #: A plan as a staff client records it; every string must stay out of the database in clear.
 PLAN = {
@@ -46,8 +46,8 @@ class Practice:
         return self.admin.practice
 
     @property
-    def private_key(self) -> PrivateKey:
-        return self.admin.private_key
+    def keys(self) -> crypto.PracticeKeys:
+        return self.admin.keys
 
 
 def practice(client: falcon.testing.TestClient) -> Practice:
@@ -62,36 +62,43 @@ def _ok(result: falcon.testing.Result, status: int = 201) -> dict:
 
 def create_patient(client: falcon.testing.TestClient, practice: Practice) -> dict:
     """A patient with a random lookupHash: the server only sees 64 hex characters."""
-    seal = crypto.seal_field
-    key = practice.data["publicKey"]
-    body = {
-        "encryptedFirstName": seal(key, "patient.firstName", "Erika"),
-        "encryptedLastName": seal(key, "patient.lastName", "Mustermann"),
-        "encryptedDateOfBirth": seal(key, "patient.dateOfBirth", "1964-08-12"),
-        "lookupHash": secrets.token_hex(32),
-    }
-    return _ok(call(client, "POST", "/api/patients", token=practice.arzt.token, json=body))
+    return _ok(call(client, "POST", "/api/patients", token=practice.arzt.token,
+                    json=patient_body(practice.data)))
 
 
 def create_consent(client: falcon.testing.TestClient, practice: Practice, patient_id: str | None,
                    consent_type: str = "BOTOX") -> dict:
-    body = {"type": consent_type, **({"patientId": patient_id} if patient_id else {})}
-    return _ok(call(client, "POST", "/api/consent", token=practice.arzt.token, json=body))
+    return _ok(call(client, "POST", "/api/consent", token=practice.arzt.token,
+                    json=consent_body(practice.data, consent_type, patient_id)))
 
 
-def sealed_plan(practice: Practice, patient_id: str, plan: dict = PLAN) -> dict:
-    """encryptedPlan and wrappedKey as `StaffClient.create_plan` makes them."""
-    document = json.dumps({"v": 1, "patientId": patient_id, "plan": plan}, ensure_ascii=False)
+def sealed_plan(practice: Practice, plan_id: str, statement: dict, plan: dict = PLAN) -> dict:
+    """encryptedPlan, wrappedKey and signature as `StaffClient` makes them; `statement` holds
+    the plan's other signed fields (patientId, consentType, consentFormId, performedAt, version)."""
     wrapped_key, ciphertext = crypto.encrypt_payload(
-        practice.data["publicKey"], document.encode(), envelopes.PURPOSE_TREATMENT_PLAN
+        practice.data["publicKey"], compact_json(plan), envelopes.PURPOSE_TREATMENT_PLAN, plan_id
     )
-    return {"encryptedPlan": base64.b64encode(ciphertext).decode(), "wrappedKey": wrapped_key}
+    signed = plan_statement(plan_id, {**statement, "wrappedKey": wrapped_key,
+                                      "performedAt": instant(statement["performedAt"])})
+    return {"encryptedPlan": base64.b64encode(ciphertext).decode(), "wrappedKey": wrapped_key,
+            "signature": crypto.sign_statement(practice.keys, "treatment.plan", signed)}
 
 
 def plan_body(practice: Practice, patient_id: str, consent_type: str = "BOTOX", plan: dict = PLAN,
               **fields) -> dict:
-    return {"patientId": patient_id, "consentType": consent_type, "performedAt": PERFORMED_AT,
-            **sealed_plan(practice, patient_id, plan), **fields}
+    """A POST body for a new plan under a new random id, signed with `fields` as sent."""
+    plan_id = str(uuid.uuid4())
+    body = {"id": plan_id, "patientId": patient_id, "consentType": consent_type,
+            "performedAt": PERFORMED_AT, **fields}
+    statement = {**body, "consentFormId": body.get("consentFormId"), "version": 1}
+    return {**body, **sealed_plan(practice, plan_id, statement, plan)}
+
+
+def update_body(practice: Practice, record: dict, plan: dict = PLAN, **changes) -> dict:
+    """A PATCH body for `record` (as read): the new ciphertext, `changes`, signed as the plan
+    will be after the update."""
+    merged = {**record, **changes, "version": record["version"] + 1}
+    return {**changes, **sealed_plan(practice, record["id"], merged, plan)}
 
 
 def create_plan(client: falcon.testing.TestClient, practice: Practice, patient_id: str, **fields) -> dict:
@@ -101,9 +108,9 @@ def create_plan(client: falcon.testing.TestClient, practice: Practice, patient_i
 
 def open_plan(practice: Practice, record: dict) -> dict:
     """The clear plan document of a GET answer, opened with the practice secret key."""
-    plain = crypto.decrypt_payload(practice.private_key, record["wrappedKey"],
+    plain = crypto.decrypt_payload(practice.keys, record["wrappedKey"],
                                    base64.b64decode(record["encryptedPlan"]),
-                                   envelopes.PURPOSE_TREATMENT_PLAN)
+                                   envelopes.PURPOSE_TREATMENT_PLAN, record["id"])
     return json.loads(plain)
 
 

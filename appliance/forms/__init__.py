@@ -1,0 +1,1 @@
+"""The consent form catalogue: versioned, immutable form definitions shipped as data files."""

@@ -1,0 +1,127 @@
+"""gunicorn's threaded worker, hardened against slow and idle clients for `appliance serve`.
+
+gunicorn 27's `gthread` hands every new connection to a pool thread, which waits up to 5 s
+for its first bytes and then reads the request head with no time limit: two dozen idle
+sockets stall every request, and clients that send their heads a byte at a time keep the
+threads for ever. Here no thread is tied to a client that is still sending its head:
+
+* the worker's event loop reads each request head (new and kept-alive connections alike)
+  without blocking, and hands the connection to a pool thread only once the head is complete;
+* a connection that sends nothing is closed after `server.keepalive` seconds, and a head
+  must be complete within `header_timeout` seconds of its first byte;
+* in the thread, every read of the body (and every write of the answer) may stall at most
+  `body_timeout` seconds, so a slow upload still works but a stalled one ends.
+
+`appliance.serve` sets the timeouts from `server.header_timeout` and `server.body_timeout`.
+These are gunicorn internals (`accept`, `pending_conns`, `keepalived_conns`, `poller`,
+`enqueue_req`): setup.cfg pins gunicorn's major version, and tests/test_serve.py runs the attack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import selectors
+import socket
+import time
+from functools import partial
+
+from gunicorn.http.errors import NoMoreData
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+#: A head larger than this goes to the parser unfinished, which refuses it (gunicorn's limits).
+MAX_HEAD_BYTES = 64 * 1024
+END_OF_HEAD = b"\r\n\r\n"
+
+
+class _BufferedSocket:
+    """A client socket that first gives back what the event loop read of the head, and whose
+    blocking reads and writes time out after the body timeout."""
+
+    def __init__(self, sock: socket.socket, body_timeout: float):
+        self._sock = sock
+        self._body_timeout = body_timeout
+        self.head = b""
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        if self.head:
+            piece, self.head = self.head[:size], self.head[size:]
+            return piece
+        try:
+            return self._sock.recv(size, *flags)
+        except TimeoutError:
+            raise NoMoreData(b"") from None  # gunicorn closes the connection quietly
+
+    def setblocking(self, flag: bool) -> None:
+        """Blocking means: with the body timeout, never for ever."""
+        self._sock.settimeout(self._body_timeout if flag else 0.0)
+
+
+class SlowClientWorker(ThreadWorker):
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+
+    def accept(self, listener) -> None:
+        try:
+            client, address = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        buffered = _BufferedSocket(client, self.body_timeout)
+        buffered.setblocking(False)
+        conn = TConn(self.cfg, buffered, address, listener.getsockname())
+        self._await_head(conn, idle_until=time.monotonic() + self.cfg.keepalive)
+
+    def on_client_socket_readable(self, conn, client) -> None:
+        """A kept-alive connection's next request: its head is read here too."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self._await_head(conn, idle_until=time.monotonic() + self.header_timeout)
+        self._read_head(conn, client)
+
+    def _await_head(self, conn, idle_until: float) -> None:
+        conn.timeout = idle_until
+        self.pending_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
+
+    def _read_head(self, conn, client) -> None:
+        """In the event loop: what arrived of the head, without waiting for more."""
+        buffered = conn.sock
+        try:
+            data = buffered._sock.recv(MAX_HEAD_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        if not buffered.head:  # the first byte starts the head's deadline
+            conn.timeout = time.monotonic() + self.header_timeout
+        buffered.head += data
+        if END_OF_HEAD in buffered.head or len(buffered.head) >= MAX_HEAD_BYTES:
+            self.poller.unregister(client)
+            self.pending_conns.remove(conn)
+            conn.data_ready = True
+            self.enqueue_req(conn)
+
+    def _drop(self, conn) -> None:
+        self.pending_conns.remove(conn)
+        with contextlib.suppress(OSError, KeyError, ValueError):
+            self.poller.unregister(conn.sock)
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """Closes silent connections and heads past their deadline (in any order)."""
+        now = time.monotonic()
+        for conn in [c for c in self.pending_conns if c.timeout <= now]:
+            self._drop(conn)
