@@ -44,7 +44,7 @@ def fetch(client, url: str):
 
 
 @pytest.mark.parametrize("image,content_type", [(PNG, "image/png"), (JPEG, "image/jpeg"),
-                                                (WEBP, "image/webp")])
+                                                (WEBP, "image/webp")], ids=["png", "jpeg", "webp"])
 def test_a_logo_is_recognised_by_its_bytes_and_served_publicly(client, praxis, store, image, content_type):
     uploaded = send_logo(client, praxis.token(), image, filename="logo.gif")
     assert uploaded.status_code == 200, uploaded.text
