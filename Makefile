@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 APPLIANCE_CONFIG ?= config/appliance.dev.toml
 PYTEST_ARGS ?=
+# pytest-xdist workers. Most tests wait on servers, browsers and databases rather than compute,
+# so more workers than cores pays; tests that change the machine share one (tests/conftest.py).
+TEST_WORKERS ?= 3
 LINT_PATHS := appliance tests bench tools
 
 .PHONY: system-run system-test venv web test test-web test-dates lint run bench clean
@@ -55,7 +58,7 @@ test-web: node_modules/.installed
 
 ## test: lint, then the test suite (extra pytest arguments: make test PYTEST_ARGS='-k consent -x')
 test: system-test venv lint web test-web
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## test-dates: the tests that read the real clock, at four other dates under faketime
 ## (400 days ahead, both DST changes of next year, new year's eve); see tests/run_at_dates.py

@@ -6,6 +6,7 @@ APPLIANCE_TEST_DATABASE_URL or a throwaway cluster the suite starts itself.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
@@ -123,7 +124,30 @@ def pytest_addoption(parser):
     )
 
 
+#: Test files that change the machine itself (its nginx, PostgreSQL, services, /etc): under
+#: pytest-xdist they run one after the other in one worker (`--dist loadgroup`).
+MACHINE_WIDE = ("test_deploy_", "test_backup_replica")
+#: Held by a module of MACHINE_WIDE while it runs: two pytest runs on one machine (make
+#: test-dates runs two dates at once), or a pytest-xdist that stopped grouping, wait instead of
+#: reloading each other's nginx.
+MACHINE_LOCK = Path("/tmp/appliance-tests-machine.lock")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def machine_to_itself(request):
+    if not request.path.name.startswith(MACHINE_WIDE):
+        yield
+        return
+    with MACHINE_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (it has no order of its own)
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name.startswith(MACHINE_WIDE):
+            item.add_marker(pytest.mark.xdist_group("machine"))
     if not config.getoption("--date-sensitive"):
         return
     chosen, left = [], []

@@ -13,7 +13,8 @@ calendar and never bakes in a date:
 The processes also run with TZ=Europe/Berlin, as a clinic's server may be set: code that reads
 local time instead of UTC shows up here. faketime shifts the clock of every child process
 (PostgreSQL and gunicorn too) and lets it tick; SeaweedFS cannot be shifted, so the S3 tests
-skip themselves (see the s3_server fixture). Two dates run at a time; each writes its own log.
+skip themselves (see the s3_server fixture). Two dates run at a time, each in two pytest-xdist
+workers (as in `make test`, the tests that change the machine share one); each writes its own log.
 
     python tests/run_at_dates.py [pytest arguments...]
 """
@@ -31,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PARALLEL = 2
+#: pytest-xdist workers per date.
+WORKERS = 2
 LOG_TAIL_LINES = 60
 
 
@@ -58,7 +61,8 @@ def moments(now: dt.datetime) -> dict[str, dt.datetime]:
 def _run(name: str, moment: dt.datetime, offset: int, pytest_args: list[str], log: Path) -> int:
     env = {**os.environ, "TZ": "Europe/Berlin"}
     command = ["faketime", "-f", f"{offset:+d}", sys.executable, "-m", "pytest", "-q",
-               "-p", "no:cacheprovider", "--date-sensitive", *pytest_args]
+               "-p", "no:cacheprovider", "-n", str(WORKERS), "--dist", "loadgroup", "--date-sensitive",
+               *pytest_args]
     with log.open("wb") as out:
         print(f"==> {name}: {moment:%Y-%m-%d %H:%M:%S} UTC (offset {offset:+d} s)", flush=True)
         return subprocess.call(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
