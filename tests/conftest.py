@@ -375,12 +375,10 @@ def quick_retries(monkeypatch):
 def s3_server():
     """SeaweedFS `weed mini` on 127.0.0.1 for the session (tests/support/s3.py); a test that
     stops it must start it again (`tests.support.s3.stopped`)."""
-    from tests.support.faketime import under_faketime
+    from tests.support.faketime import skip_where_s3_cannot_follow
     from tests.support.s3 import SeaweedUnavailable, start_seaweed
 
-    if under_faketime():
-        pytest.skip("under faketime: SeaweedFS is a static Go binary whose clock libfaketime cannot"
-                    " shift, and S3 signatures refuse more than 15 minutes of skew")
+    skip_where_s3_cannot_follow()
     try:
         server = start_seaweed()
     except SeaweedUnavailable as exc:
@@ -394,12 +392,10 @@ def s3_cluster():
     """A distributed SeaweedFS on 127.0.0.1 for the session: master, two volume servers, filer
     and S3 gateway, every object on both volume servers (tests/support/s3.py); a test that stops
     a volume server must start it again (`tests.support.s3.volume_stopped`)."""
-    from tests.support.faketime import under_faketime
+    from tests.support.faketime import skip_where_s3_cannot_follow
     from tests.support.s3 import SeaweedUnavailable, start_seaweed_cluster
 
-    if under_faketime():
-        pytest.skip("under faketime: SeaweedFS's static Go binaries keep the real clock, and S3"
-                    " signatures refuse more than 15 minutes of skew")
+    skip_where_s3_cannot_follow()
     try:
         cluster = start_seaweed_cluster()
     except SeaweedUnavailable as exc:

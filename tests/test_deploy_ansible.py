@@ -177,8 +177,10 @@ STORE_KEYS = {"object_store_access_key": "root-key-0123456789", "object_store_se
 @pytest.fixture(scope="module")
 def scoped_store():
     """SeaweedFS with the identities the role writes (root first, so the fixture's client is root)."""
+    from tests.support.faketime import skip_where_s3_cannot_follow
     from tests.support.s3 import start_seaweed
 
+    skip_where_s3_cannot_follow()
     server = start_seaweed(render_template("object_store", "seaweedfs-s3.json.j2", **STORE_KEYS))
     yield server
     server.close()
