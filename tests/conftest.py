@@ -10,7 +10,6 @@ import fcntl
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from appliance.migrator import upgrade
 from appliance.models import database as database_proxy
 from tests.support.app_role import AppRole
 from tests.support.log_guard import LogGuard, giveaways
+from tests.support.ports import free_port
 from tests.support.postgres import PostgresUnavailable, start_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,12 +211,6 @@ def app(settings, database, database_url, app_database_url, clock):
 @pytest.fixture
 def client(app) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(app)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LiveServer:

@@ -7,7 +7,6 @@ The clock stands at 2026-11-30 09:00 UTC; November in Berlin is [31 Oct 23:00, 3
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import uuid
 
 import pytest
@@ -17,6 +16,7 @@ from appliance.models import Subscription
 from tests.conftest import make_settings
 from tests.support.analytics import add_form, add_payment, figures
 from tests.support.consent import create_consent, team
+from tests.support.ports import free_port
 
 T = dt.datetime
 
@@ -24,18 +24,12 @@ T = dt.datetime
 pytestmark = pytest.mark.calendar(T(2026, 11, 30, 9, 0, 0))
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def settings(tmp_path, app_database_url):
     return make_settings(tmp_path, app_database_url, billing={
         "stripe_secret_key": "sk_test_analytics",
         "stripe_webhook_secret": "whsec_test_analytics",
-        "stripe_api_base": f"http://127.0.0.1:{_closed_port()}",
+        "stripe_api_base": f"http://127.0.0.1:{free_port()}",
         "price_starter_monthly": "price_test_starter_monthly",
         "success_url": "https://consent.example.test/billing?ok",
         "cancel_url": "https://consent.example.test/billing?cancel",

@@ -4,7 +4,6 @@ the trial, Checkout, plan changes, the Customer Portal, and Stripe failing or sl
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
 import time
 
@@ -30,6 +29,7 @@ from tests.support.billing import (
     subscription_row,
 )
 from tests.support.consent import create_consent, team
+from tests.support.ports import free_port
 
 
 @pytest.fixture
@@ -55,12 +55,6 @@ def billing_client(tmp_path, database, database_url, app_database_url, clock, st
     yield build
     for app_database in opened:
         app_database.close_all()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.calendar(dt.datetime(2026, 11, 30, 9, 0, 0))  # usage: November in Berlin
@@ -235,7 +229,7 @@ ATTEMPTS = 3  # the first and MAX_RETRIES retries
 def test_stripe_unreachable_answers_503_and_changes_nothing(billing_client, client):
     practice = team(client)
     timeout = 1
-    offline = billing_client(stripe_api_base=f"http://127.0.0.1:{_closed_port()}", request_timeout=timeout)
+    offline = billing_client(stripe_api_base=f"http://127.0.0.1:{free_port()}", request_timeout=timeout)
     before = row_counts()
     started = time.perf_counter()
     result = checkout(offline, practice.token())

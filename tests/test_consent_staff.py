@@ -34,7 +34,8 @@ from tests.support.consent import (
     team,
 )
 from tests.support.forms import FORM, fill
-from tests.support.smtp import SmtpSink, free_port
+from tests.support.ports import free_port
+from tests.support.smtp import SmtpSink
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 PATIENT_EMAIL = "erika.patientin@example.org"

@@ -8,7 +8,8 @@ import sys
 
 from appliance.client import answers
 from appliance.client.api import Identity, PatientClient, StaffClient
-from tests.conftest import ROOT, LiveServer, free_port
+from tests.conftest import ROOT, LiveServer
+from tests.support.ports import free_port
 from tests.test_cli import clean_env
 
 

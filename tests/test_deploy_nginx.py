@@ -13,7 +13,7 @@ import pytest
 from appliance.services.link_tokens import new_token
 from tests.support.deploy import render_template
 from tests.support.nginx import Nginx, nginx_available
-from tests.support.s3 import _free_ports
+from tests.support.ports import free_ports
 from tests.support.slow_clients import SlowClients
 
 pytestmark = pytest.mark.skipif(not nginx_available(), reason="nginx is not installed (.ci/run installs it)")
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not nginx_available(), reason="nginx is not inst
 
 @pytest.fixture(scope="module")
 def nginx():
-    (nothing_listens,) = _free_ports(1)
+    (nothing_listens,) = free_ports(1)
     with Nginx([f"127.0.0.1:{nothing_listens}"]) as running:
         yield running
 

@@ -36,7 +36,8 @@ from tests.support.deploy import (
     unit_command,
 )
 from tests.support.faketime import skip_where_s3_cannot_follow
-from tests.support.s3 import _free_ports, _terminate, find_weed
+from tests.support.ports import free_ports
+from tests.support.s3 import _terminate, find_weed
 from tests.test_deploy_ansible import ROLES
 
 SCALE_OUT = ANSIBLE / "inventory.scale-out.example.yml"
@@ -182,7 +183,7 @@ def _store_unit(tmp_path: Path, host: str, ports: dict) -> list[str]:
 
 def test_the_seaweedfs_units_of_two_store_servers_form_a_replicated_cluster(tmp_path):
     skip_where_s3_cannot_follow()
-    free = iter(_free_ports(12))
+    free = iter(free_ports(12))
     common = {name: [next(free), next(free)] for name in ("master", "filer", "s3", "admin")}
     ports = {"store1": {**common, "volume": [next(free), next(free)]},
              "store2": {**common, "volume": [next(free), next(free)]}}

@@ -71,7 +71,7 @@ from appliance.resources.consent_archive import UPLOAD_FIELDS as ARCHIVE_FIELDS
 from appliance.resources.photos import UPLOAD_FIELDS
 from appliance.services.container import build_services
 from appliance.storage import open_store
-from tests.conftest import free_port, make_settings
+from tests.conftest import make_settings
 from tests.support.api import auth_header, declared_operations, fresh_ip, open_session
 from tests.support.isolation import (
     ROLES,
@@ -88,6 +88,7 @@ from tests.support.isolation import (
     tenant_tables,
 )
 from tests.support.photos import encrypt_photo, multipart
+from tests.support.ports import free_port
 
 #: HEAD (the patient links only) answers what GET answers, without a body, through the same
 #: responder (appliance.http.head); tests/test_http_conventions.py checks that. The body is

@@ -22,7 +22,8 @@ from appliance.mail import (
     team_invite_mail,
 )
 from appliance.settings import Settings, SmtpSection
-from tests.support.smtp import HOST, SmtpSink, free_port, tls_available
+from tests.support.ports import free_port
+from tests.support.smtp import HOST, SmtpSink, tls_available
 
 SENDER = "Praxis Dr. Müller <noreply@praxis-beispiel.de>"
 RECIPIENT = "patientin@example.org"

@@ -16,7 +16,8 @@ import psycopg2
 import requests
 
 from appliance.serve import exposed_without_proxy
-from tests.conftest import ROOT, LiveServer, free_port, make_settings, server_env
+from tests.conftest import ROOT, LiveServer, make_settings, server_env
+from tests.support.ports import free_port
 from tests.support.slow_clients import SlowClients
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from datetime import UTC, datetime
 
 import pytest
@@ -20,6 +19,7 @@ from appliance.storage import (
 from appliance.storage.directory import INCOMING
 from appliance.storage.s3 import S3Store
 from tests.conftest import make_settings
+from tests.support.ports import free_port
 from tests.support.s3 import fresh_bucket
 
 PRACTICE = "0b7e9c1e-8a7e-4f53-9a52-3f0d7a1c5e11"
@@ -171,14 +171,8 @@ def test_s3_creates_a_missing_bucket(s3_server, tmp_path):
     assert s3_server.keys(bucket) == [key("photos", "first")]
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_s3_unreachable_or_wrong_keys_is_store_unavailable(s3_server):
-    away = S3Store(f"127.0.0.1:{_closed_port()}", "key", "secret-key", fresh_bucket(), secure=False,
+    away = S3Store(f"127.0.0.1:{free_port()}", "key", "secret-key", fresh_bucket(), secure=False,
                    timeout=2)
     wrong = S3Store(s3_server.endpoint, s3_server.access_key, "not-the-secret", fresh_bucket(),
                     secure=False, timeout=2)

@@ -32,7 +32,8 @@ from tests.support.api import (
     totp_code,
     user_row,
 )
-from tests.support.smtp import SmtpSink, free_port
+from tests.support.ports import free_port
+from tests.support.smtp import SmtpSink
 from tests.support.team import (
     BASE_URL,
     accept,

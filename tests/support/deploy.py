@@ -33,7 +33,7 @@ from jinja2.nativetypes import NativeEnvironment
 from psycopg2 import sql
 
 from tests.support.faketime import clock_environment
-from tests.support.s3 import _free_ports
+from tests.support.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE = ROOT / "ansible"
@@ -481,7 +481,7 @@ class MachineDeployment:
         suffix = secrets.token_hex(3)
         self.name = f"appliance_ci_{suffix}"
         self.user, self.store_user = f"apl{suffix}", f"swfs{suffix}"
-        ports = _free_ports(14)  # distinct, all free at once
+        ports = free_ports(14)  # distinct, all free at once
         self.app_port, self.lan_port, self.public_port, self.http_port, self.s3_port = ports[:5]
         self.seaweed_ports = {"master": ports[5:7], "volume": ports[7:9], "filer": ports[9:11],
                               "s3": [self.s3_port, ports[11]], "admin": ports[12:14]}

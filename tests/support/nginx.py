@@ -25,7 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tests.support.deploy import ANSIBLE, render_template, run
-from tests.support.s3 import _free_ports
+from tests.support.ports import free_ports
 
 SITE = "appliance-test"
 SERVER_NAME = "consent.example.test"
@@ -68,7 +68,7 @@ class Nginx:
         self.close()
 
     def _start(self, upstreams: list[str], variables: dict) -> None:
-        self.lan_port, self.public_port = _free_ports(2)
+        self.lan_port, self.public_port = free_ports(2)
         self.certificate = self.dir / "tls" / "cert.pem"
         self._make_certificate()
         self.variables = {

@@ -23,7 +23,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -31,6 +30,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg2
 from psycopg2 import sql
+
+from tests.support.ports import free_port
 
 ENV_VAR = "APPLIANCE_TEST_DATABASE_URL"
 SUPERUSER = "postgres"
@@ -184,7 +185,7 @@ class ReplicaServer:
         self._primary = primary
         self._cluster_dir = cluster_dir
         self._pg_ctl = primary._pg_ctl
-        self.port = _free_port()
+        self.port = free_port()
 
     def url(self, primary_url: str) -> str:
         """`primary_url` (any role, any database of the primary) pointed at the replica."""
@@ -398,7 +399,7 @@ def _init_and_start(bindir: Path, cluster_dir: Path, run_as: list[str]) -> Postg
 
     last_error = ""
     for _attempt in range(3):  # a free port can be taken between probing and binding
-        port = _free_port()
+        port = free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {cluster_dir} "
             "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
@@ -466,12 +467,6 @@ def _run(args: list[str], *, timeout: float, check: bool, cwd: Path | None = Non
         timeout=timeout,
         check=check,
     )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:

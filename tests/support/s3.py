@@ -30,6 +30,8 @@ from pathlib import Path
 import urllib3
 from minio import Minio
 
+from tests.support.ports import free_ports
+
 START_TIMEOUT = 60
 STOP_TIMEOUT = 20
 SERVICES = ("master", "volume", "filer", "s3", "admin")
@@ -54,18 +56,12 @@ def find_weed() -> Path:
     )
 
 
-def _free_ports(count: int) -> list[int]:
-    """Distinct free ports: all sockets stay bound until every port is chosen."""
-    sockets = []
+def _listening(port: int) -> bool:
     try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 class _SeaweedBase:
@@ -89,7 +85,7 @@ class _SeaweedBase:
         first = json.loads(config)["identities"][0]["credentials"][0]
         self.access_key, self.secret_key = first["accessKey"], first["secretKey"]
         (self.base_dir / "s3.json").write_text(config)
-        ports = _free_ports(2 * len(self.services))
+        ports = free_ports(2 * len(self.services))
         self._ports = {name: (ports[2 * i], ports[2 * i + 1]) for i, name in enumerate(self.services)}
         self.endpoint = f"127.0.0.1:{self._ports['s3'][0]}"
 
@@ -98,25 +94,29 @@ class _SeaweedBase:
         return {**os.environ, "TMPDIR": str(self.base_dir / "tmp")}
 
     def _wait_writable(self, running, what: str) -> None:
-        """Ready means writable: after a restart S3 answers before the volume servers are back."""
+        """Ready means writable (after a restart S3 answers before the volume servers are back)
+        and every port listening: `weed mini` opens its admin port last and exits when that
+        port is taken, after S3 already answered."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if not running():
                 raise SeaweedUnavailable(f"{what} exited:\n{self.log_tail()}")
-            try:
-                self._probe_write()
+            if self._writable() and all(_listening(port) for pair in self._ports.values() for port in pair):
                 return
-            except Exception:
-                time.sleep(0.2)
+            time.sleep(0.2)
         self.stop()
         raise SeaweedUnavailable(f"{what} did not answer in {START_TIMEOUT} s:\n{self.log_tail()}")
 
-    def _probe_write(self) -> None:
+    def _writable(self) -> bool:
         client = self.client(timeout=3)
-        if not client.bucket_exists(PROBE_BUCKET):
-            client.make_bucket(PROBE_BUCKET)
-        client.put_object(PROBE_BUCKET, "probe", io.BytesIO(b"probe"), length=5)
-        client.remove_object(PROBE_BUCKET, "probe")
+        try:
+            if not client.bucket_exists(PROBE_BUCKET):
+                client.make_bucket(PROBE_BUCKET)
+            client.put_object(PROBE_BUCKET, "probe", io.BytesIO(b"probe"), length=5)
+            client.remove_object(PROBE_BUCKET, "probe")
+        except Exception:  # not yet: refused, 5xx, no volume yet
+            return False
+        return True
 
     def _remove_sockets(self) -> None:
         # Some gRPC sockets (the admin one) ignore TMPDIR and land in /tmp, named by port.

@@ -25,10 +25,11 @@ from pathlib import Path
 
 from appliance.client.api import PatientClient, StaffClient
 from appliance.client.crypto import PracticeKeys
-from tests.conftest import ROOT, LiveServer, free_port, server_env
+from tests.conftest import ROOT, LiveServer, server_env
 from tests.support.deploy import run_every, stop
 from tests.support.log_guard import giveaways
 from tests.support.nginx import Nginx, client_session
+from tests.support.ports import free_port
 
 
 class Addresses:

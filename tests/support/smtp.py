@@ -31,6 +31,8 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from tests.support.ports import free_port
+
 HOST = "127.0.0.1"
 
 
@@ -45,13 +47,6 @@ class ReceivedMessage:
 
 def tls_available() -> bool:
     return shutil.which("openssl") is not None
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (aiosmtpd cannot bind port 0 and report it)."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def _make_certificate(directory: Path) -> tuple[Path, Path]:
