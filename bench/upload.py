@@ -18,7 +18,6 @@ import argparse
 import io
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the SeaweedFS launcher lives with the tests
 
-from health import Server  # noqa: E402  (this directory's health benchmark)
+from health import Server, free_port  # noqa: E402  (this directory's health benchmark)
 
 from appliance import envelopes  # noqa: E402
 from appliance.client.api import Identity, StaffClient  # noqa: E402
@@ -40,12 +39,6 @@ from tests.support.s3 import fresh_bucket, start_seaweed  # noqa: E402
 
 HOST = "127.0.0.1"
 PART_BYTES = 5 * 1024 * 1024  # what the appliance's S3 store uses, for a fair direct put
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def rss_bytes(pid: int) -> int:
