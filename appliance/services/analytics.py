@@ -17,6 +17,7 @@ would take the write lock.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import zoneinfo
 from dataclasses import dataclass
 
@@ -294,23 +295,22 @@ class Analytics:
             raise ApiError(400, "range_too_large",
                            f"the range holds more than {MAX_BUCKETS} {granularity} buckets",
                            [{"field": "from", "problem": f"at most {MAX_BUCKETS} buckets per request"}])
-        buckets = []  # (label, first day, last day, start, end): one per period, not per row
-        start = first
-        while start <= last:
-            following = min(next_bucket(bucket_start(start, granularity), granularity),
-                            last + dt.timedelta(days=1))
-            buckets.append((bucket_label(start, granularity), start, following - dt.timedelta(days=1),
-                            day_start(start, zone), day_start(following, zone)))
-            start = following
-        counts = self._counts_per_interval([(b[3], b[4]) for b in buckets])
+        days = [first]  # each bucket's first local day, then the day after the range
+        after = last + dt.timedelta(days=1)
+        while days[-1] < after:
+            days.append(min(next_bucket(bucket_start(days[-1], granularity), granularity), after))
+        edges = [day_start(day, zone) for day in days]  # each edge once: a bucket's end is the next's start
+        stamps = [isoformat(edge) for edge in edges]
+        counts = self._counts_per_interval(list(itertools.pairwise(edges)))
+        one_day = dt.timedelta(days=1)
         return {
             **window.describe(),
             "granularity": granularity,
             "buckets": [
-                {"period": label, "from": first_day.isoformat(), "to": last_day.isoformat(),
-                 "start": isoformat(begin), "end": isoformat(end), "created": created, "signed": signed}
-                for (label, first_day, last_day, begin, end), (created, signed)
-                in zip(buckets, counts, strict=True)
+                {"period": bucket_label(days[i], granularity), "from": days[i].isoformat(),
+                 "to": (days[i + 1] - one_day).isoformat(), "start": stamps[i], "end": stamps[i + 1],
+                 "created": created, "signed": signed}
+                for i, (created, signed) in enumerate(counts)
             ],
         }
 
