@@ -234,8 +234,13 @@ class ConsentPage:
         return points
 
     def confirm_declaration(self) -> None:
+        """Ticks every statement once the page holds still: a refused submit scrolls smoothly to
+        its message, and a click while the page still moves can land beside the box (seen on
+        a loaded machine)."""
         for statement in self.form["declaration"]["statements"]:
-            self.page.get_by_role("checkbox", name=statement["text"], exact=True).check()
+            box = self.page.get_by_role("checkbox", name=statement["text"], exact=True)
+            stable_box(box)
+            box.check()
 
     def submit(self) -> None:
         self.page.get_by_role("button", name=self.t("consent.review.submit"), exact=True).click()
