@@ -14,7 +14,7 @@ import io
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from appliance.client.api import StaffClient
 from appliance.mail import DisabledMailer
@@ -92,10 +92,21 @@ def test_audit_log_filters_csv_and_nightly_export_opened_in_the_browser(live_ser
     app.field("audit.action").select_option("VAULT_UNLOCKED")
     expect(table.get_by_role("row")).to_have_count(len(entries(owner, action="VAULT_UNLOCKED")) + 1)
     assert "action=VAULT_UNLOCKED" in page.url
+    # Back to every action, and at once one member. The answer for every action is held back
+    # until the member's has arrived: arriving late, it must not replace the rows shown.
+    held: list[Route] = []
+    page.route("**/api/audit?*", lambda route: held.append(route) if not re.search(
+        r"[?&](action|userId)=", route.request.url) else route.continue_())
     app.field("audit.action").select_option("")
     doctors = entries(owner, userId=doctor["user"]["id"])
     assert doctors  # joining the team
     app.field("audit.user").select_option(label=PHYSICIAN[0])
+    expect(table.get_by_role("row")).to_have_count(len(doctors) + 1)
+    [late] = held
+    with page.expect_response(lambda response: response.url == late.request.url):
+        late.continue_()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")  # time to (wrongly) show it
+    page.unroute("**/api/audit?*")
     expect(table.get_by_role("row")).to_have_count(len(doctors) + 1)
     expect(table.get_by_role("row").nth(1)).to_contain_text(PHYSICIAN[0])
     app.field("audit.user").select_option("")

@@ -9,7 +9,7 @@ import { useEffect, useState } from "preact/hooks";
 import { parseCsv } from "./csv.js";
 import { download } from "./gdt-view.js";
 import { problemOf } from "./problems.js";
-import { Alert, Button, Field, Pager, Select, useUrlFilters } from "./ui.js";
+import { Alert, Button, Field, Pager, Select, useLatest, useUrlFilters } from "./ui.js";
 import { UnlockView } from "./unlock-view.js";
 
 /** The actions of appliance/services/audit.py, as the API's filter accepts them. */
@@ -69,14 +69,14 @@ export function AuditView({ app }) {
   useEffect(() => {
     session.api("GET", "/api/team/members", { query: { limit: "200" } }).then((answer) => setMembers(answer.items), () => setMembers([]));
   }, []);
-  useEffect(() => {
+  useLatest(() => {
     setData(null);
     setProblem(null);
     /** @type {Record<string, string | undefined>} */
     const query = { page: String(page), limit: String(PAGE_SIZE) };
     for (const [name, value] of Object.entries(filters)) if (value) query[name] = value;
-    session.api("GET", "/api/audit", { query }).then(setData, (error) => setProblem(problemOf(error)));
-  }, [filters, page]);
+    return session.api("GET", "/api/audit", { query });
+  }, setData, (error) => setProblem(problemOf(error)), [filters, page]);
 
   /** @param {typeof FILTERS[number]} key */
   const set = (key) => (/** @type {string} */ value) => {
@@ -184,10 +184,8 @@ function NightlyExports({ app }) {
   const [busy, setBusy] = useState(/** @type {string | null} */ (null));
   const [done, setDone] = useState(/** @type {{file: string, rows: number, ok: boolean} | null} */ (null));
   const [problem, setProblem] = useState(/** @type {import("./problems.js").Problem | null} */ (null));
-  useEffect(() => {
-    session.api("GET", "/api/audit/exports", { query: { page: String(page), limit: "20" } })
-      .then(setData, (error) => setProblem(problemOf(error)));
-  }, [page]);
+  useLatest(() => session.api("GET", "/api/audit/exports", { query: { page: String(page), limit: "20" } }),
+    setData, (error) => setProblem(problemOf(error)), [page]);
 
   /** @param {any} record */
   async function open(record) {

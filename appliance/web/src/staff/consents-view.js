@@ -7,7 +7,7 @@ import { DeliverLink } from "./deliver-view.js";
 import { Link } from "./frame-view.js";
 import { displayName } from "./patient-names.js";
 import { problemOf } from "./problems.js";
-import { Alert, Button, Field, Pager, Select, useUrlFilters } from "./ui.js";
+import { Alert, Button, Field, Pager, Select, useLatest, useUrlFilters } from "./ui.js";
 
 export const STATUSES = ["PENDING", "SIGNED", "PAID", "COMPLETED", "EXPIRED", "REVOKED"];
 export const TYPES = ["BOTOX", "FILLER", "LASER", "CHEMICAL_PEEL", "MICRONEEDLING", "PRP"];
@@ -24,14 +24,14 @@ export function ConsentsView({ app }) {
   const [data, setData] = useState(/** @type {{items: any[], total: number} | null} */ (null));
   const [problem, setProblem] = useState(/** @type {import("./problems.js").Problem | null} */ (null));
 
-  useEffect(() => {
+  useLatest(() => {
     setData(null);
     setProblem(null);
     /** @type {Record<string, string | undefined>} */
     const query = { page: String(page), limit: String(PAGE_SIZE) };
     for (const [name, value] of Object.entries(filters)) if (value) query[name] = value;
-    session.api("GET", "/api/consent/practice", { query }).then(setData, (error) => setProblem(problemOf(error)));
-  }, [filters, page]);
+    return session.api("GET", "/api/consent/practice", { query });
+  }, setData, (error) => setProblem(problemOf(error)), [filters, page]);
 
   /** @param {typeof FILTERS[number]} key */
   const set = (key) => (/** @type {string} */ value) => {

@@ -16,7 +16,7 @@ import {
   BODY_REGIONS, CONSENT_TYPES, DIAGRAM_TYPES, REGION_DIAGRAM, draftPoint, fromTemplate, localDateTime, performedInstant,
   planDocument, planProblems,
 } from "./treatment.js";
-import { Alert, Button, DeleteCard, Field, Select, TextArea } from "./ui.js";
+import { Alert, Button, DeleteCard, Field, Select, TextArea, useLatest } from "./ui.js";
 
 /**
  * @typedef {{patient: any, identity: Record<string, string>, templates: any[], consents: any[]}} PlanContext
@@ -29,10 +29,8 @@ export function PatientPlans({ app, patientId }) {
   const { t, session, i18n } = app;
   const [plans, setPlans] = useState(/** @type {any[] | null} */ (null));
   const [problem, setProblem] = useState(/** @type {import("./problems.js").Problem | null} */ (null));
-  useEffect(() => {
-    session.api("GET", `/api/treatment-plans/patient/${patientId}`, { query: { limit: "200" } })
-      .then((answer) => setPlans(answer.items), (error) => setProblem(problemOf(error)));
-  }, [patientId]);
+  useLatest(() => session.api("GET", `/api/treatment-plans/patient/${patientId}`, { query: { limit: "200" } }),
+    (answer) => setPlans(answer.items), (error) => setProblem(problemOf(error)), [patientId]);
   return h("section", { "aria-labelledby": "plans-heading" },
     h("div", { class: "heading-row" },
       h("h2", { id: "plans-heading" }, t("treatment.plans.listHeading")),

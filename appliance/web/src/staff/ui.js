@@ -2,7 +2,7 @@
 // Preact without JSX (plain `h` calls, so the bundle needs no transform); no style props: the
 // CSP allows no inline styles, the look is staff.css.
 import { h } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { problemOf } from "./problems.js";
 
 let counter = 0;
@@ -118,6 +118,24 @@ export function useUrlFilters(path, keys) {
     window.history.replaceState(null, "", `${path}${query.size ? `?${query}` : ""}`);
   };
   return [filters, set];
+}
+
+/**
+ * Runs `load` whenever `deps` change and hands its answer to `done`, or its failure to
+ * `failed`, unless a newer load has started meanwhile: an answer for the filter or page before,
+ * arriving late, never replaces the answer for the one shown.
+ * @template T
+ * @param {() => Promise<T>} load
+ * @param {(value: T) => void} done
+ * @param {(error: unknown) => void} failed
+ * @param {unknown[]} deps
+ */
+export function useLatest(load, done, failed, deps) {
+  useEffect(() => {
+    let latest = true;
+    load().then((value) => { if (latest) done(value); }, (error) => { if (latest) failed(error); });
+    return () => { latest = false; };
+  }, deps);
 }
 
 /**
