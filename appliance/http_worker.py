@@ -20,9 +20,11 @@ These are gunicorn internals (`accept`, `pending_conns`, `keepalived_conns`, `po
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import selectors
 import socket
+import struct
 import time
 from functools import partial
 
@@ -34,13 +36,29 @@ MAX_HEAD_BYTES = 64 * 1024
 END_OF_HEAD = b"\r\n\r\n"
 
 
+class _Head(enum.Enum):
+    """What a read in the event loop found of a request head."""
+
+    PARTIAL = "partial"  # more to come (or nothing yet)
+    COMPLETE = "complete"
+    CLOSED = "closed"  # the client went away
+
+
 class _BufferedSocket:
     """A client socket that first gives back what the event loop read of the head, and whose
-    blocking reads and writes time out after the body timeout."""
+    blocking reads and writes time out after the body timeout.
+
+    The timeout is the kernel's (SO_RCVTIMEO, SO_SNDTIMEO) on a blocking socket, not Python's
+    `settimeout`, which polls before every read and write: two more system calls, and two
+    more hand-overs of the GIL, in every request.
+    """
 
     def __init__(self, sock: socket.socket, body_timeout: float):
         self._sock = sock
-        self._body_timeout = body_timeout
+        seconds, fraction = divmod(body_timeout, 1)
+        limit = struct.pack("ll", int(seconds), int(fraction * 1_000_000))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
         self.head = b""
 
     def __getattr__(self, name: str):
@@ -55,12 +73,15 @@ class _BufferedSocket:
             return piece
         try:
             return self._sock.recv(size, *flags)
-        except TimeoutError:
+        except (BlockingIOError, TimeoutError):  # the kernel's limit; gunicorn's own drains
             raise NoMoreData(b"") from None  # gunicorn closes the connection quietly
 
+    def sendall(self, data: bytes, *flags: int) -> None:
+        """Every answer goes out here: not through `__getattr__`."""
+        self._sock.sendall(data, *flags)
+
     def setblocking(self, flag: bool) -> None:
-        """Blocking means: with the body timeout, never for ever."""
-        self._sock.settimeout(self._body_timeout if flag else 0.0)
+        self._sock.setblocking(flag)
 
 
 class SlowClientWorker(ThreadWorker):
@@ -81,11 +102,18 @@ class SlowClientWorker(ThreadWorker):
         self._await_head(conn, idle_until=time.monotonic() + self.cfg.keepalive)
 
     def on_client_socket_readable(self, conn, client) -> None:
-        """A kept-alive connection's next request: its head is read here too."""
+        """A kept-alive connection's next request: its head is read here too; it mostly
+        arrives whole, and then goes to a thread without another round in the poller."""
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        self._await_head(conn, idle_until=time.monotonic() + self.header_timeout)
-        self._read_head(conn, client)
+        state = self._receive(conn)
+        if state is _Head.COMPLETE:
+            self._hand_over(conn)
+        elif state is _Head.CLOSED:
+            self.nr_conns -= 1
+            conn.close()
+        else:
+            self._await_head(conn, idle_until=time.monotonic() + self.header_timeout)
 
     def _await_head(self, conn, idle_until: float) -> None:
         conn.timeout = idle_until
@@ -93,25 +121,38 @@ class SlowClientWorker(ThreadWorker):
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._read_head, conn))
 
     def _read_head(self, conn, client) -> None:
-        """In the event loop: what arrived of the head, without waiting for more."""
+        """In the event loop: what arrived of a waiting connection's head."""
+        state = self._receive(conn)
+        if state is _Head.PARTIAL:
+            return
+        if state is _Head.CLOSED:
+            self._drop(conn)
+            return
+        self.poller.unregister(client)
+        self.pending_conns.remove(conn)
+        self._hand_over(conn)
+
+    def _receive(self, conn) -> _Head:
+        """Reads what arrived of the head, without waiting for more."""
         buffered = conn.sock
         try:
             data = buffered._sock.recv(MAX_HEAD_BYTES)
         except BlockingIOError:
-            return
+            return _Head.PARTIAL
         except OSError:
             data = b""
         if not data:
-            self._drop(conn)
-            return
+            return _Head.CLOSED
         if not buffered.head:  # the first byte starts the head's deadline
             conn.timeout = time.monotonic() + self.header_timeout
         buffered.head += data
         if END_OF_HEAD in buffered.head or len(buffered.head) >= MAX_HEAD_BYTES:
-            self.poller.unregister(client)
-            self.pending_conns.remove(conn)
-            conn.data_ready = True
-            self.enqueue_req(conn)
+            return _Head.COMPLETE
+        return _Head.PARTIAL
+
+    def _hand_over(self, conn) -> None:
+        conn.data_ready = True
+        self.enqueue_req(conn)
 
     def _drop(self, conn) -> None:
         self.pending_conns.remove(conn)

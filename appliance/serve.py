@@ -70,6 +70,9 @@ class Server(BaseApplication):
             "forwarded_allow_ips": "",  # client IPs come from our own trusted-proxy logic
             "limit_request_line": 8190,
             "control_socket_disable": True,  # it would live in $HOME, which units protect
+            # Files go out by sendall, which the worker's send timeout bounds; Python's
+            # sendfile on a blocking socket would wait for a stalled client for ever.
+            "sendfile": False,
         }
         for key, value in options.items():
             self.cfg.set(key, value)

@@ -163,6 +163,28 @@ def test_idle_and_slow_clients_do_not_stall_the_api(live_server):
     assert closed == 40
 
 
+def test_a_stalled_body_frees_the_only_thread_after_the_body_timeout(live_server):
+    """server.body_timeout bounds every read of a body (the kernel's socket timeout): with one
+    thread in total, a client that stops sending its body holds it for 2 s, not for ever, and
+    hears a 400 (the client's fault), not a 500. (The write side: tests/test_http_worker.py;
+    loopback buffers any file the app serves whole, so a reader that stops cannot stall it.)"""
+    server = live_server(APPLIANCE_SERVER_BODY_TIMEOUT="2", APPLIANCE_SERVER_WORKERS="1",
+                         APPLIANCE_SERVER_THREADS="1")
+    port = urlsplit(server.url).port
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as stalled:
+        stalled.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: appliance\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"email\":")
+        time.sleep(0.5)  # the thread now waits for the rest of the body
+        started = time.monotonic()
+        answered = requests.get(server.url + "/api/health", timeout=15)
+        waited = time.monotonic() - started
+        assert answered.status_code == 200 and 1.0 < waited < 10  # after the stalled read timed out
+        refused = stalled.recv(4096)
+        assert refused.startswith(b"HTTP/1.1 400") and b'"body_incomplete"' in refused, refused[:300]
+    server.stop()
+    assert '"level":"error"' not in server.log()  # a client's stall is no server error
+
+
 def test_serve_warns_when_it_listens_beyond_loopback_without_a_proxy(tmp_path):
     settings = make_settings(tmp_path, server={"bind": "0.0.0.0:8000"})
     assert exposed_without_proxy(settings)

@@ -128,7 +128,10 @@ def read_raw(req: falcon.Request, limit: int) -> bytes:
     stream = req.stream if req.content_length is None else req.bounded_stream
     data = b""
     while len(data) <= limit:
-        chunk = stream.read(limit + 1 - len(data))
+        try:
+            chunk = stream.read(limit + 1 - len(data))
+        except Exception as exc:  # the client cut the connection, or stalled past server.body_timeout
+            raise bad_request("the body ended before it was complete", code="body_incomplete") from exc
         if not chunk:
             break
         data += chunk
