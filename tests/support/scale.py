@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appliance import logs
 from appliance.client.api import PatientClient, StaffClient
 from appliance.client.crypto import PracticeKeys
 from tests.conftest import ROOT, LiveServer, server_env
@@ -106,6 +107,16 @@ class AppCluster:
     def routes_served(self, node: LiveServer) -> collections.Counter:
         """How often the node answered each route (its access log lines)."""
         return collections.Counter(line["route"] for line in json_lines(node.log()) if "route" in line)
+
+    def served_until(self, route: str, done: Callable[[list[int]], bool], seconds: float = 10) -> list[int]:
+        """Each node's count of `route` answers, read again until `done` holds or `seconds`
+        pass: an access line reaches the log up to logs.BATCH_SECONDS after its answer."""
+        deadline = time.monotonic() + seconds
+        while True:
+            counts = [self.routes_served(node)[route] for node in self.nodes]
+            if done(counts) or time.monotonic() > deadline:
+                return counts
+            time.sleep(logs.BATCH_SECONDS)
 
     def close(self) -> None:
         run_every([*(s.stop for s in self.schedulers), *(n.stop for n in self.nodes),
