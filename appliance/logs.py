@@ -102,7 +102,10 @@ def log_fields(logger: logging.Logger, level: int, msg: str, extra: dict[str, An
     if handler is None:
         logger.handle(logger.makeRecord(logger.name, level, __file__, 0, msg, (), None, extra=extra))
         return
-    handler.add(handler.formatter.line(time.time(), level, logger.name, msg, extra), level)
+    try:
+        handler.add(handler.formatter.line(time.time(), level, logger.name, msg, extra), level)
+    except Exception:  # as logging does: a line that cannot be written never fails the caller
+        handler.handleError(logger.makeRecord(logger.name, level, __file__, 0, msg, (), None, extra=extra))
 
 
 def _only_json_lines(logger: logging.Logger, level: int) -> JsonLinesHandler | None:

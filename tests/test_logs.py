@@ -193,3 +193,14 @@ def test_lines_waiting_at_exit_are_written(tmp_path):
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True,
                           check=True, env={**os.environ, "JOURNAL_STREAM": ""})
     assert [json.loads(line)["msg"] for line in done.stdout.splitlines()] == ["line 0", "line 1", "line 2"]
+
+
+class BrokenStream(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError("the journal is gone")
+
+
+def test_a_line_that_cannot_be_written_does_not_fail_the_request(captured, capsys):
+    logs.configure("INFO", stream=BrokenStream())
+    logs.log_fields(logging.getLogger("probe.fields"), logging.WARNING, "request", FIELDS)
+    assert "the journal is gone" in capsys.readouterr().err  # logging's own report of it
