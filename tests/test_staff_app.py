@@ -273,6 +273,7 @@ def test_the_daily_loop_from_founding_to_archive(mailing_server, mail, browser, 
     app.nav("nav.patients")
     page.get_by_role("link", name=NAME).click()
     expect(app.heading()).to_have_text(NAME, timeout=SLOW)
+    app.expect_loaded()
     app.button("erase.start").click()
     app.button("erase.confirm").click()
     expect(page.get_by_text(app.t("erase.retained"))).to_be_visible()

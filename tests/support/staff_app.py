@@ -87,6 +87,12 @@ class StaffApp:
     def alert(self):
         return self.page.get_by_role("alert")
 
+    def expect_loaded(self) -> None:
+        """Waits until no part of the view still shows "loading": what arrives later moves the
+        view's lower parts, and a click whose press and release land on different elements
+        before and after such a move is no click at all."""
+        expect(self.page.get_by_role("status").filter(has_text=self.t("common.loading"))).to_have_count(0)
+
     def open(self, path: str = "/") -> None:
         self.page.goto(self.base + path)
 
