@@ -162,6 +162,7 @@ def test_templates_and_a_plan_edited_in_two_places_at_once(live_server, browser,
     page.get_by_role("link", name=NAME).click()
     expect(app.heading()).to_have_text(NAME, timeout=SLOW)
     expect(page.get_by_text(app.t("treatment.plans.empty"))).to_be_visible()
+    app.expect_loaded()  # the consents above the plans arrive separately
     app.link("treatment.plans.new").click()
     app.expect_heading("treatment.plans.newTitle", timeout=SLOW)
     app.button("treatment.plans.applyTemplate").click()
@@ -260,6 +261,8 @@ def test_templates_and_a_plan_edited_in_two_places_at_once(live_server, browser,
     # Deleting the plan: its photo stays with the patient, without the link.
     app.nav("nav.patients")
     page.get_by_role("link", name=NAME).click()
+    expect(app.heading()).to_have_text(NAME, timeout=SLOW)
+    app.expect_loaded()
     plans = page.get_by_role("region", name=app.t("treatment.plans.listHeading"))
     plans.get_by_role("listitem").get_by_role("link").click()
     app.expect_heading("treatment.plans.title", timeout=SLOW)
