@@ -101,6 +101,10 @@ def common_errors(template: str, op: Operation) -> dict[int, str]:
                                                             for p in op.query)
     if has_body or parameters:
         errors[400] = "invalid request (body, path or query parameter)"
+    if has_body:  # it stalled past server.body_timeout or ended before its length
+        cut = ("upload_incomplete or invalid_form" if op.request_media == "multipart/form-data"
+               else "body_incomplete")
+        errors[400] += f"; a cut or stalled body: {cut}"
     if op.auth in ("user", "pending_2fa", "optional"):
         errors[401] = "missing, invalid or expired token"
     if op.roles is not None:

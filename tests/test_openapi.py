@@ -58,8 +58,9 @@ def test_responses_match_their_declared_schema(client):
 
 def test_the_shared_errors_follow_from_each_operations_declaration(client):
     """What the HTTP layer answers for every operation of a kind is documented on each: body
-    errors on every operation with a body, 400 wherever there are parameters, 503 wherever the
-    database is needed (all but liveness and this document)."""
+    errors on every operation with a body (the shared 400 text names the code of a cut or
+    stalled body), 400 wherever there are parameters, 503 wherever the database is needed (all
+    but liveness and this document)."""
     document = client.simulate_get("/api/openapi.json").json
     without_database = {("get", "/api/health"), ("get", "/api/openapi.json"), ("head", "/api/health"),
                         ("head", "/api/openapi.json")}
@@ -68,6 +69,10 @@ def test_the_shared_errors_follow_from_each_operations_declaration(client):
             where, statuses = f"{method.upper()} {path}", set(op["responses"])
             if "requestBody" in op:
                 assert {"400", "411", "413", "415"} <= statuses, where
+                described = op["responses"]["400"]["description"]
+                cut = ("upload_incomplete" if "multipart/form-data" in op["requestBody"]["content"]
+                       else "body_incomplete")
+                assert cut in described or not described.startswith("invalid request"), where
             if any(p["in"] == "query" for p in op["parameters"]) or "{" in path:
                 assert "400" in statuses, where
             assert ("503" in statuses) == ((method, path) not in without_database), where
