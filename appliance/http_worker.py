@@ -10,7 +10,9 @@ threads for ever. Here no thread is tied to a client that is still sending its h
 * a connection that sends nothing is closed after `server.keepalive` seconds, and a head
   must be complete within `header_timeout` seconds of its first byte;
 * in the thread, every read of the body (and every write of the answer) may stall at most
-  `body_timeout` seconds, so a slow upload still works but a stalled one ends.
+  `body_timeout` seconds, so a slow upload still works but a stalled one ends;
+* an answer's head goes out together with the first piece of its body: gunicorn writes them
+  in two sends, and a system call less per request is measurable on small answers.
 
 `appliance.serve` sets the timeouts from `server.header_timeout` and `server.body_timeout`.
 These are gunicorn internals (`accept`, `pending_conns`, `keepalived_conns`, `poller`,
@@ -34,6 +36,8 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 #: A head larger than this goes to the parser unfinished, which refuses it (gunicorn's limits).
 MAX_HEAD_BYTES = 64 * 1024
 END_OF_HEAD = b"\r\n\r\n"
+#: A body piece up to this size goes out in one send with the answer's head (copied behind it).
+JOIN_BYTES = 16 * 1024
 
 
 class _Head(enum.Enum):
@@ -60,6 +64,8 @@ class _BufferedSocket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
         self.head = b""
+        self._hold = False
+        self._held = b""
 
     def __getattr__(self, name: str):
         return getattr(self._sock, name)
@@ -78,7 +84,29 @@ class _BufferedSocket:
 
     def sendall(self, data: bytes, *flags: int) -> None:
         """Every answer goes out here: not through `__getattr__`."""
+        if self._hold:  # gunicorn writes an answer's head first, then each piece of its body
+            self._hold = False
+            self._held = bytes(data)
+            return
+        if self._held:
+            held, self._held = self._held, b""
+            if len(data) <= JOIN_BYTES:
+                data = held + data
+            else:
+                self._sock.sendall(held)
         self._sock.sendall(data, *flags)
+
+    def hold_head(self) -> None:
+        """Keeps the answer's head until its first body piece: one send instead of two."""
+        self._hold = True
+
+    def release_head(self, send: bool) -> None:
+        """The answer is complete: a head still held (no body) goes out, or is dropped if
+        the answer failed (gunicorn then closes the connection or writes its error page)."""
+        self._hold = False
+        held, self._held = self._held, b""
+        if held and send:
+            self._sock.sendall(held)
 
     def setblocking(self, flag: bool) -> None:
         self._sock.setblocking(flag)
@@ -149,6 +177,17 @@ class SlowClientWorker(ThreadWorker):
         if END_OF_HEAD in buffered.head or len(buffered.head) >= MAX_HEAD_BYTES:
             return _Head.COMPLETE
         return _Head.PARTIAL
+
+    def handle_request(self, req, conn):
+        """gunicorn's, with the answer's head held for its first body piece (see the socket)."""
+        conn.sock.hold_head()
+        try:
+            keepalive = super().handle_request(req, conn)
+        except BaseException:
+            conn.sock.release_head(send=False)
+            raise
+        conn.sock.release_head(send=True)
+        return keepalive
 
     def _hand_over(self, conn) -> None:
         conn.data_ready = True

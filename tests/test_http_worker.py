@@ -5,6 +5,7 @@ a real server)."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
@@ -66,3 +67,65 @@ def test_the_event_loop_reads_without_waiting(pair):
     with pytest.raises(BlockingIOError):
         sock._sock.recv(100)
     assert time.monotonic() - started < TIMEOUT / 2
+
+
+def _received(peer: socket.socket) -> bytes:
+    """What has arrived at the peer so far, without waiting for more."""
+    time.sleep(0.05)
+    try:
+        return peer.recv(65536, socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return b""
+
+
+def test_an_answers_head_goes_out_with_its_first_body_piece(pair):
+    sock, peer = pair
+    sock.hold_head()
+    sock.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert _received(peer) == b""
+    sock.sendall(b'{"status": "ok"}')
+    assert _received(peer) == b'HTTP/1.1 200 OK\r\n\r\n{"status": "ok"}'
+    sock.sendall(b"next piece")  # only the head is held, once
+    assert _received(peer) == b"next piece"
+
+
+def test_a_head_without_body_goes_out_when_the_answer_ends(pair):
+    sock, peer = pair
+    sock.hold_head()
+    sock.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+    sock.release_head(send=True)
+    assert _received(peer) == b"HTTP/1.1 204 No Content\r\n\r\n"
+    sock.release_head(send=True)  # nothing held: nothing more goes out
+    assert _received(peer) == b""
+
+
+def test_a_failed_answers_held_head_is_dropped_and_the_error_page_goes_out(pair):
+    sock, peer = pair
+    sock.hold_head()
+    sock.release_head(send=False)  # the answer failed before writing anything
+    sock.sendall(b"HTTP/1.1 500 Internal Server Error\r\n\r\n")
+    assert _received(peer) == b"HTTP/1.1 500 Internal Server Error\r\n\r\n"
+    sock.hold_head()
+    sock.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+    sock.release_head(send=False)
+    assert _received(peer) == b""
+
+
+def test_a_large_body_follows_its_head_in_order(pair):
+    sock, peer = pair
+    body = bytes(range(256)) * 1024  # 256 KiB: sent on its own, not copied behind the head
+    received = bytearray()
+
+    def read() -> None:
+        while chunk := peer.recv(65536):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    sock.hold_head()
+    sock.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+    sock.sendall(body)
+    sock.release_head(send=True)
+    sock.shutdown(socket.SHUT_WR)
+    reader.join(5)
+    assert bytes(received) == b"HTTP/1.1 200 OK\r\n\r\n" + body

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import http.client
+import json
 import os
 import re
 import socket
@@ -183,6 +185,30 @@ def test_a_stalled_body_frees_the_only_thread_after_the_body_timeout(live_server
         assert refused.startswith(b"HTTP/1.1 400") and b'"body_incomplete"' in refused, refused[:300]
     server.stop()
     assert '"level":"error"' not in server.log()  # a client's stall is no server error
+
+
+def test_answers_with_and_without_body_follow_each_other_on_one_connection(live_server):
+    """The worker holds each answer's head until its first body piece (one send instead of
+    two): a head-only answer (HEAD), small and large bodies and an error each arrive whole and
+    in order on one kept-alive connection, none waiting for the next request."""
+    server = live_server()
+    client = http.client.HTTPConnection("127.0.0.1", urlsplit(server.url).port, timeout=5)
+    try:
+        answers = []
+        for method, path in [("HEAD", "/api/health"), ("GET", "/api/health"),
+                             ("GET", "/api/openapi.json"), ("HEAD", "/api/openapi.json"),
+                             ("GET", "/api/no-such-thing"), ("GET", "/api/health")]:
+            client.request(method, path)
+            response = client.getresponse()
+            answers.append((method, response.status, response.read()))
+    finally:
+        client.close()
+    assert [(method, status) for method, status, _ in answers] == [
+        ("HEAD", 405), ("GET", 200), ("GET", 200), ("HEAD", 405), ("GET", 404), ("GET", 200)]
+    assert answers[0][2] == answers[3][2] == b""
+    assert json.loads(answers[1][2])["status"] == "ok" == json.loads(answers[5][2])["status"]
+    assert len(answers[2][2]) > 64 * 1024 and json.loads(answers[2][2])["openapi"].startswith("3.")
+    assert json.loads(answers[4][2])["error"]["code"]
 
 
 def test_serve_warns_when_it_listens_beyond_loopback_without_a_proxy(tmp_path):
