@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers. Most tests wait on servers, browsers and databases rather than compute,
 # so more workers than cores pays; tests that change the machine share one (tests/conftest.py).
 TEST_WORKERS ?= 3
-LINT_PATHS := appliance tests bench tools
+LINT_PATHS := appliance tests bench tools ansible
 
 .PHONY: system-run system-test venv web test test-web test-dates lint run bench clean
 

@@ -22,9 +22,10 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-def signed_headers(method: str, host: str, path: str, access: str, secret: str, region: str) -> dict[str, str]:
+def signed_headers(method: str, host: str, path: str, access: str, secret: str,
+                   region: str) -> dict[str, str]:
     """AWS Signature Version 4 for a request without query and body."""
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     day = stamp[:8]
     headers = {"host": host, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": stamp}
     names = ";".join(sorted(headers))
@@ -45,7 +46,8 @@ def call(method: str, endpoint: str, bucket: str, access: str, secret: str, regi
     connection = http.client.HTTPConnection(endpoint, timeout=10)
     try:
         path = f"/{bucket}"
-        connection.request(method, path, headers=signed_headers(method, endpoint, path, access, secret, region))
+        headers = signed_headers(method, endpoint, path, access, secret, region)
+        connection.request(method, path, headers=headers)
         response = connection.getresponse()
         response.read()
         return response.status
