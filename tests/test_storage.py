@@ -8,6 +8,7 @@ import secrets
 from datetime import UTC, datetime
 
 import pytest
+from minio.error import S3Error
 
 from appliance.storage import (
     DirectoryStore,
@@ -18,9 +19,11 @@ from appliance.storage import (
 )
 from appliance.storage.directory import INCOMING
 from appliance.storage.s3 import S3Store
+from appliance.storage.s3_parts import send_part
 from tests.conftest import make_settings
 from tests.support.ports import free_port
 from tests.support.s3 import fresh_bucket
+from tests.support.s3_proxy import PartProxy
 
 PRACTICE = "0b7e9c1e-8a7e-4f53-9a52-3f0d7a1c5e11"
 
@@ -197,3 +200,53 @@ def test_the_directory_store_drops_what_crashed_puts_left_after_the_cutoff(tmp_p
     assert store.abort_stale_uploads(cutoff, lambda _: True) == 1
     assert sorted(p.name for p in incoming.iterdir()) == ["put-writing"]
     assert store.get(key("photos", "a")).read_all() == b"whole"
+
+
+def test_s3_sends_the_next_part_while_the_store_still_answers_the_last(s3_server):
+    """One part buffer, yet two parts in flight: the store writes part 1 while part 2 arrives
+    (bench/upload.py: 0.58-0.61x -> 0.72-0.81x the direct put). The proxy holds the answer to
+    part 1 until part 2 has come, for 2 s at most; part after part would wait out the 2 s."""
+    proxy = PartProxy(s3_server.endpoint)
+    bucket = fresh_bucket()
+    store = S3Store(proxy.endpoint, s3_server.access_key, s3_server.secret_key, bucket, secure=False)
+    data = secrets.token_bytes(11 * 1024 * 1024)  # three parts
+    try:
+        assert store.put(key("photos", "overlap"), Pieces(data)) == len(data)
+    finally:
+        proxy.close()
+    assert proxy.part_two_before_answer_one is True
+    assert store.get(key("photos", "overlap")).read_all() == data
+    assert s3_server.unfinished_uploads(bucket) == []
+
+
+@pytest.mark.parametrize("part", [1, 2, 3])
+def test_s3_a_part_whose_answer_is_lost_fails_the_put_and_leaves_nothing(s3_server, part):
+    """The store took the part but its answer never comes (the connection is cut): the part
+    cannot be sent again (its buffer holds the next one by then), so the upload fails whole,
+    aborted, no object, whether the next part is in flight (1, 2) or it was the last (3)."""
+    proxy = PartProxy(s3_server.endpoint, hold=0, cut_answer_to=part)
+    bucket = fresh_bucket()
+    store = S3Store(proxy.endpoint, s3_server.access_key, s3_server.secret_key, bucket, secure=False)
+    try:
+        with pytest.raises(StoreUnavailable, match="unreachable"):
+            store.put(key("photos", "lost"), Pieces(secrets.token_bytes(11 * 1024 * 1024)))
+        assert store.stat(key("photos", "lost")) is None
+        assert store.put(key("photos", "next"), Pieces(b"the store works on")) == 18
+    finally:
+        proxy.close()
+    assert s3_server.unfinished_uploads(bucket) == []
+
+
+
+def test_s3_a_part_the_store_refuses_raises_the_stores_own_error(s3_server):
+    """An error answer to a part is read as the SDK reads it (its code), so the store's
+    translation (unavailable, full) applies to parts as to every other call."""
+    client = s3_server.client()
+    bucket = fresh_bucket()
+    client.make_bucket(bucket)
+    upload_id = client._create_multipart_upload(bucket, "k", {})
+    client._abort_multipart_upload(bucket, "k", upload_id)
+    answer = send_part(client, client._http, bucket, "k", upload_id, 1, memoryview(b"x" * 100))
+    with pytest.raises(S3Error) as refused:
+        answer.part()
+    assert refused.value.code == "NoSuchUpload"

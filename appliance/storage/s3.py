@@ -16,7 +16,6 @@ from datetime import datetime
 import certifi
 import urllib3
 from minio import Minio
-from minio.datatypes import Part
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 from urllib3.util import Retry, Timeout
 
@@ -32,6 +31,7 @@ from appliance.storage.base import (
     check_key,
     check_prefix,
 )
+from appliance.storage.s3_parts import PartAnswer, send_part
 
 #: Multipart part size for streams of unknown length: S3's minimum. One upload fills one buffer
 #: of this size again and again and sends it part after part, so it holds about one part in
@@ -73,6 +73,7 @@ class S3Store:
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
             retries=Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
         )
+        self._http = http
         self._client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
                              secure=secure, region=region or None, http_client=http)
         self._bucket = bucket
@@ -96,13 +97,15 @@ class S3Store:
 
         The SDK's put_object for a stream of unknown length builds each part by concatenation
         and slices off a look-ahead byte: three copies of a part at its peak (bench/upload.py
-        measured 3.9x the part size). This loop sends the one buffer through the SDK's own part
-        calls (minio is pinned below 8 for them)."""
+        measured 3.9x the part size). This loop fills one buffer and sends it part after part,
+        signed as the SDK signs (minio is pinned below 8 for its internal calls); a part's answer
+        is awaited while the buffer fills again."""
         check_key(key)
         self._ensure_bucket()
         headers = {"Content-Type": content_type}
         view = memoryview(bytearray(PART_BYTES))
         client, upload_id, parts, size = self._client, None, [], 0
+        answer: PartAnswer | None = None
         with _translated():
             try:
                 while True:
@@ -115,13 +118,22 @@ class S3Store:
                         break
                     if upload_id is None:
                         upload_id = client._create_multipart_upload(self._bucket, key, headers)
-                    number = len(parts) + 1
-                    etag = client._upload_part(self._bucket, key, view[:filled], None, upload_id, number)
-                    parts.append(Part(number, etag))
+                    # Part N+1 goes out while the store still writes part N (s3_parts.py).
+                    number = len(parts) + (2 if answer is not None else 1)
+                    previous, answer = answer, send_part(client, self._http, self._bucket, key,
+                                                         upload_id, number, view[:filled])
+                    if previous is not None:
+                        parts.append(previous.part())
                     if filled < PART_BYTES:
                         break
+                if answer is not None:
+                    parts.append(answer.part())
+                    answer = None
                 client._complete_multipart_upload(self._bucket, key, upload_id, parts)
             except BaseException:
+                if answer is not None:
+                    with contextlib.suppress(BaseException):
+                        answer.part()
                 if upload_id is not None:
                     with contextlib.suppress(Exception):
                         client._abort_multipart_upload(self._bucket, key, upload_id)
