@@ -8,6 +8,7 @@ failure to reach or use the server becomes `StoreUnavailable`; callers answer 50
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -44,8 +45,10 @@ UPLOAD_PAGES = 10
 MISSING = ("NoSuchKey", "NoSuchObject")
 #: MinIO's answer (HTTP 507) when its drives have no space left.
 FULL = ("XMinioStorageFull", "StorageFull")
-#: What the network and the SDK raise when the server is down, slow or misbehaving.
-UNREACHABLE = (urllib3.exceptions.HTTPError, OSError, ServerError, InvalidResponseError)
+#: What the network and the SDK raise when the server is down, slow or misbehaving (parts read
+#: their answers through http.client itself, which raises HTTPException for a garbled one).
+UNREACHABLE = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ServerError,
+               InvalidResponseError)
 
 
 def _fill(source: Readable, view: memoryview) -> int:
@@ -66,16 +69,15 @@ def _fill(source: Readable, view: memoryview) -> int:
 class S3Store:
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, *,
                  secure: bool = True, region: str = "", timeout: float = 10):
-        http = urllib3.PoolManager(
+        self._http = urllib3.PoolManager(
             timeout=Timeout(connect=timeout, read=timeout),
             maxsize=16,
             cert_reqs="CERT_REQUIRED",
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
             retries=Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
         )
-        self._http = http
         self._client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
-                             secure=secure, region=region or None, http_client=http)
+                             secure=secure, region=region or None, http_client=self._http)
         self._bucket = bucket
         self._bucket_ready = False
         self._lock = threading.Lock()

@@ -20,7 +20,7 @@ from urllib.parse import urlunsplit
 import urllib3
 from minio import Minio
 from minio.datatypes import Part
-from minio.error import S3Error, ServerError
+from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.signer import sign_v4_s3
 
 
@@ -40,7 +40,11 @@ class PartAnswer:
             response = conn.getresponse()
             if response.status != 200:
                 raise _error(response)
-            self._etag = response.headers["ETag"].replace('"', "")
+            etag = response.headers.get("ETag")
+            if not etag:
+                raise InvalidResponseError(response.status, response.headers.get("Content-Type"),
+                                           "a part's answer without an ETag")
+            self._etag = etag.replace('"', "")
         except BaseException as exc:  # handed to the caller's thread by part()
             self._error = exc
             conn.close()
