@@ -219,13 +219,19 @@ def test_s3_sends_the_next_part_while_the_store_still_answers_the_last(s3_server
     assert s3_server.unfinished_uploads(bucket) == []
 
 
-@pytest.mark.parametrize(("part", "garbled"), [(1, False), (2, False), (3, False), (2, True)])
-def test_s3_a_part_whose_answer_is_lost_fails_the_put_and_leaves_nothing(s3_server, part, garbled):
-    """The store took the part but its answer never comes (the connection is cut) or comes
-    garbled: the part cannot be sent again (its buffer holds the next one by then), so the
-    upload fails whole (unavailable: a 503, never a 500), aborted, no object, whether the next
-    part is in flight (1, 2) or it was the last (3)."""
-    proxy = PartProxy(s3_server.endpoint, hold=0, cut_answer_to=part, garbled=garbled)
+GARBLED = b"HTTP/1.1 2OO OK\r\n\r\n"
+BROKEN_ERROR = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/xml\r\n"
+                b"Content-Length: 6\r\n\r\n<Error")
+
+
+@pytest.mark.parametrize(("part", "answer"), [(1, b""), (2, b""), (3, b""), (2, GARBLED),
+                                              (2, BROKEN_ERROR)])
+def test_s3_a_part_whose_answer_is_lost_fails_the_put_and_leaves_nothing(s3_server, part, answer):
+    """The store took the part but its answer never comes (the connection is cut), comes
+    garbled, or is an error that is no S3 error document: the part cannot be sent again (its
+    buffer holds the next one by then), so the upload fails whole (unavailable: a 503, never a
+    500), aborted, no object, whether the next part is in flight (1, 2) or it was the last (3)."""
+    proxy = PartProxy(s3_server.endpoint, hold=0, cut_answer_to=part, answer=answer)
     bucket = fresh_bucket()
     store = S3Store(proxy.endpoint, s3_server.access_key, s3_server.secret_key, bucket, secure=False)
     try:

@@ -14,8 +14,10 @@ one is used.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from urllib.parse import urlunsplit
+from xml.etree import ElementTree
 
 import urllib3
 from minio import Minio
@@ -27,7 +29,8 @@ from minio.signer import sign_v4_s3
 class PartAnswer:
     """The store's answer to one sent part, awaited in its own thread."""
 
-    def __init__(self, pool: urllib3.HTTPConnectionPool, conn, number: int):
+    def __init__(self, pool: urllib3.HTTPConnectionPool, conn: urllib3.connection.HTTPConnection,
+                 number: int):
         self._pool, self._conn, self._number = pool, conn, number
         self._etag: str | None = None
         self._error: BaseException | None = None
@@ -83,8 +86,10 @@ def send_part(client: Minio, http: urllib3.PoolManager, bucket: str, key: str, u
     return PartAnswer(pool, conn, number)
 
 
-def _error(response) -> Exception:
-    """The SDK's own error for a refused part, so the store translates it as any other."""
+def _error(response: urllib3.BaseHTTPResponse) -> Exception:
+    """The SDK's own error for a refused part, so the store translates it as any other; an
+    answer that is no S3 error document is the server failing."""
     if "xml" in response.headers.get("Content-Type", "") and response.data:
-        return S3Error.fromxml(response)
+        with contextlib.suppress(ElementTree.ParseError):
+            return S3Error.fromxml(response)
     return ServerError(f"server failed with HTTP status code {response.status}", response.status)

@@ -3,7 +3,7 @@
 It holds the store's answer to part 1 until the request for part 2 has arrived (at most `hold`
 seconds), so a test can tell whether the appliance sends the next part while the store still
 answers the last one; it can also cut the connection instead of passing on the store's answer to
-one part (a store or network failing after the part went out), after a garbled answer if asked.
+one part (a store or network failing after the part went out), after an answer of its own.
 Requests are found by their request line (`PUT /bucket/key?partNumber=N&uploadId=...`); on a
 kept-alive connection a request goes out only after the answer to the one before it, so what
 comes back after a part's request line is that part's answer.
@@ -20,12 +20,12 @@ PIECE = 64 * 1024
 
 class PartProxy:
     def __init__(self, endpoint: str, hold: float = 2.0, cut_answer_to: int | None = None,
-                 garbled: bool = False):
+                 answer: bytes = b""):
         host, port = endpoint.rsplit(":", 1)
         self._target = (host, int(port))
         self._hold = hold
         self._cut = f"?partNumber={cut_answer_to}&".encode() if cut_answer_to else None
-        self._garbled = garbled
+        self._answer = answer
         self._part_two = threading.Event()
         #: Whether the store's answer to part 1 went out only after part 2 had arrived.
         self.part_two_before_answer_one: bool | None = None
@@ -65,8 +65,7 @@ class PartProxy:
         with contextlib.suppress(OSError):
             while data := source.recv(PIECE):
                 if state["cut"]:
-                    if self._garbled:
-                        sink.sendall(b"HTTP/1.1 2OO OK\r\n\r\n")
+                    sink.sendall(self._answer)
                     break
                 if state["part_one"] and self.part_two_before_answer_one is None:
                     self.part_two_before_answer_one = self._part_two.wait(self._hold)
