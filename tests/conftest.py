@@ -10,6 +10,7 @@ import fcntl
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -218,6 +219,7 @@ class LiveServer:
 
     def __init__(self, env: dict[str, str], port: int, log_path: Path):
         self.url = f"http://127.0.0.1:{port}"
+        self.port = port
         self._log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
         self._log_path = log_path
         self.process = subprocess.Popen(  # its own process group: kill() takes the workers too
@@ -242,9 +244,20 @@ class LiveServer:
         return self._log_path.read_text(errors="replace")
 
     def kill(self) -> None:
-        """SIGKILL to gunicorn and its workers at once, as when the machine fails."""
+        """SIGKILL to gunicorn and its workers at once, as when the machine fails; returns once
+        nothing listens on the port. Until the last worker has gone, the kernel still accepts
+        connections on the socket they share and resets them when it closes."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        for _ in range(1000):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            except ConnectionRefusedError:
+                return
+            except ConnectionResetError:
+                pass  # the socket closed while this connection was on its way in
+            time.sleep(0.01)
+        raise RuntimeError(f"port {self.port} still listens after SIGKILL to gunicorn")
 
     def stop(self) -> None:
         """Stops the server and prints its log, which pytest shows when the test failed."""
