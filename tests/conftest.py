@@ -10,7 +10,6 @@ import fcntl
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from appliance.migrator import upgrade
 from appliance.models import database as database_proxy
 from tests.support.app_role import AppRole
 from tests.support.log_guard import LogGuard, giveaways
-from tests.support.ports import free_port
+from tests.support.ports import free_port, listening
 from tests.support.postgres import PostgresUnavailable, start_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,12 +249,8 @@ class LiveServer:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         for _ in range(1000):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-            except ConnectionRefusedError:
+            if not listening(self.port):
                 return
-            except ConnectionResetError:
-                pass  # the socket closed while this connection was on its way in
             time.sleep(0.01)
         raise RuntimeError(f"port {self.port} still listens after SIGKILL to gunicorn")
 

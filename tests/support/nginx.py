@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,7 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tests.support.deploy import ANSIBLE, render_template, run
-from tests.support.ports import free_ports
+from tests.support.ports import free_ports, listening
 
 SITE = "appliance-test"
 SERVER_NAME = "consent.example.test"
@@ -132,11 +131,9 @@ class Nginx:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise NginxUnavailable(f"nginx exited:\n{self.error_log()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            if listening(port):
                 return
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.05)
         raise NginxUnavailable(f"nginx did not listen in {START_TIMEOUT} s:\n{self.error_log()}")
 
     def error_log(self) -> str:

@@ -51,6 +51,16 @@ def free_ports(count: int) -> list[int]:
                 sock.close()
 
 
+def listening(port: int) -> bool:
+    """Whether a connection to the port on 127.0.0.1 is accepted (a reset while it comes in means
+    the socket has just closed)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     """One port nobody listens on right now (also: an address where a connection is refused)."""
     return free_ports(1)[0]

