@@ -87,6 +87,25 @@ class StaffApp:
     def alert(self):
         return self.page.get_by_role("alert")
 
+    def record_busy(self, key: str) -> None:
+        """Records, in the page, whether the button `key` shows up disabled and how often the
+        page's own timers run while it does. A busy state of half a second can come and go
+        between two looks of a loaded test machine; recorded where it happens, it cannot."""
+        self.page.evaluate("""(name) => {
+          const record = { seen: false, ticks: 0 };
+          const busy = () => [...document.querySelectorAll("button[disabled]")]
+            .some((button) => button.textContent.trim() === name);
+          const observer = new MutationObserver(() => { record.seen ||= busy(); });
+          observer.observe(document.body,
+                           { subtree: true, childList: true, attributes: true, characterData: true });
+          const timer = setInterval(() => { if (busy()) record.ticks += 1; }, 5);
+          window.busyRecord = { record, stop: () => { observer.disconnect(); clearInterval(timer); } };
+        }""", self.t(key))
+
+    def busy_recorded(self) -> dict:
+        """What record_busy saw until now (`seen`, `ticks`); the recording stops."""
+        return self.page.evaluate("() => { window.busyRecord.stop(); return window.busyRecord.record; }")
+
     def expect_loaded(self) -> None:
         """Waits until no part of the view still shows "loading": what arrives later moves the
         view's lower parts, and a click whose press and release land on different elements
